@@ -1,0 +1,288 @@
+/* JSON-lines logger. Process-wide settings are written once by eg_log_init()
+ * before threads start and only read afterwards. */
+#include "eg/log.h"
+#include "eg/error.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_LEN 8192
+#define VALUE_MAX_LEN 2048
+#define MAX_SECRETS 16
+#define MIN_SECRET_LEN 4
+#define MAX_SECRET_LEN 1024
+
+static struct {
+  char svc[32];
+  eg_log_level_t level;
+  int fd;
+  char *secrets[MAX_SECRETS];
+  size_t nsecrets;
+} logger = {"envgate", EG_LOG_INFO, 2, {NULL}, 0};
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+/* A bounded writer: once full it drops further text, keeping room to close
+ * the line so that every line stays valid JSON. */
+struct line {
+  char buf[LINE_MAX_LEN];
+  size_t len;
+  size_t cap; /* LINE_MAX_LEN minus the room kept for the closing "}\n" */
+};
+
+static void put(struct line *ln, const char *s, size_t n) {
+  if (n > ln->cap - ln->len)
+    n = ln->cap - ln->len;
+  memcpy(ln->buf + ln->len, s, n);
+  ln->len += n;
+}
+
+static void puts_raw(struct line *ln, const char *s) {
+  put(ln, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t avail) {
+  size_t n;
+  unsigned char c = s[0];
+
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2;
+  else if (c >= 0xE0 && c <= 0xEF)
+    n = 3;
+  else if (c >= 0xF0 && c <= 0xF4)
+    n = 4;
+  else
+    return 0;
+  if (n > avail)
+    return 0;
+  for (size_t i = 1; i < n; i++)
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+  return n;
+}
+
+/* Writes s as a JSON string body: escapes quotes, backslashes and control
+ * bytes, and replaces invalid UTF-8 so the line always parses. */
+static void put_escaped(struct line *ln, const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  char esc[8];
+
+  if (n > VALUE_MAX_LEN)
+    n = VALUE_MAX_LEN;
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    size_t seq;
+
+    if (c == '"' || c == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)c;
+      put(ln, esc, 2);
+      i++;
+    } else if (c == '\n') {
+      put(ln, "\\n", 2);
+      i++;
+    } else if (c < 0x20 || c == 0x7F) {
+      snprintf(esc, sizeof(esc), "\\u%04x", c);
+      put(ln, esc, 6);
+      i++;
+    } else if ((seq = utf8_len(p + i, n - i)) > 0) {
+      put(ln, s + i, seq);
+      i += seq;
+    } else {
+      put(ln, "\\ufffd", 6);
+      i++;
+    }
+  }
+}
+
+static void put_string(struct line *ln, const char *s) {
+  put(ln, "\"", 1);
+  put_escaped(ln, s, strlen(s));
+  put(ln, "\"", 1);
+}
+
+static void put_timestamp(struct line *ln) {
+  struct timespec ts;
+  struct tm tm;
+  char out[64];
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  snprintf(out, sizeof(out), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+  puts_raw(ln, out);
+}
+
+static void put_field(struct line *ln, const eg_log_field_t *f) {
+  char num[64];
+
+  put(ln, ",", 1);
+  put_string(ln, f->key != NULL ? f->key : "?");
+  put(ln, ":", 1);
+  switch (f->type) {
+  case EG_LOG_FIELD_STR:
+    if (f->s == NULL)
+      puts_raw(ln, "null");
+    else
+      put_string(ln, f->s);
+    break;
+  case EG_LOG_FIELD_INT:
+    snprintf(num, sizeof(num), "%lld", f->i);
+    puts_raw(ln, num);
+    break;
+  case EG_LOG_FIELD_DBL:
+    /* JSON has no NaN or infinity. */
+    if (f->d != f->d || f->d > 1e300 || f->d < -1e300)
+      puts_raw(ln, "null");
+    else {
+      snprintf(num, sizeof(num), "%.6g", f->d);
+      puts_raw(ln, num);
+    }
+    break;
+  case EG_LOG_FIELD_BOOL:
+    puts_raw(ln, f->i ? "true" : "false");
+    break;
+  }
+}
+
+/* Replaces every registered secret in the finished line with a marker cut to
+ * at most the secret's length, so redaction never grows the line. */
+static void redact(struct line *ln) {
+  static const char marker[] = "[REDACTED]";
+
+  for (size_t k = 0; k < logger.nsecrets; k++) {
+    const char *sec = logger.secrets[k];
+    size_t slen = strlen(sec);
+    size_t pos = 0;
+
+    while (pos + slen <= ln->len) {
+      char *hit = memmem(ln->buf + pos, ln->len - pos, sec, slen);
+      size_t mlen;
+
+      if (hit == NULL)
+        break;
+      mlen = slen < sizeof(marker) - 1 ? slen : sizeof(marker) - 1;
+      memcpy(hit, marker, mlen);
+      memmove(hit + mlen, hit + slen, ln->len - (size_t)(hit - ln->buf) - slen);
+      ln->len -= slen - mlen;
+      pos = (size_t)(hit - ln->buf) + mlen;
+    }
+  }
+}
+
+void eg_log_emit(eg_log_level_t level,
+                 const char *msg,
+                 const eg_log_field_t *fields,
+                 size_t nfields) {
+  struct line ln;
+  ssize_t w;
+  size_t off = 0;
+
+  if (level < EG_LOG_DEBUG || level > EG_LOG_ERROR)
+    level = EG_LOG_ERROR;
+  ln.len = 0;
+  ln.cap = LINE_MAX_LEN - 3;
+  puts_raw(&ln, "{\"ts\":\"");
+  put_timestamp(&ln);
+  puts_raw(&ln, "\",\"level\":\"");
+  puts_raw(&ln, level_names[level]);
+  puts_raw(&ln, "\",\"svc\":");
+  put_string(&ln, logger.svc);
+  puts_raw(&ln, ",\"msg\":");
+  put_string(&ln, msg != NULL ? msg : "");
+  for (size_t i = 0; i < nfields; i++)
+    put_field(&ln, &fields[i]);
+  /* A line cut short may end inside a string; close it so it still parses. */
+  if (ln.len == ln.cap) {
+    size_t q = 0;
+    for (size_t i = 0; i < ln.len; i++) {
+      if (ln.buf[i] == '\\')
+        i++;
+      else if (ln.buf[i] == '"')
+        q++;
+    }
+    while (ln.len > 0 && ln.buf[ln.len - 1] == '\\')
+      ln.len--;
+    ln.cap = LINE_MAX_LEN;
+    if (q % 2 == 1)
+      put(&ln, "\"", 1);
+  }
+  ln.cap = LINE_MAX_LEN;
+  redact(&ln);
+  put(&ln, "}\n", 2);
+  while (off < ln.len) {
+    w = write(logger.fd, ln.buf + off, ln.len - off);
+    if (w <= 0)
+      break;
+    off += (size_t)w;
+  }
+}
+
+void eg_log_init(const char *svc, eg_log_level_t level, int fd) {
+  if (svc != NULL)
+    snprintf(logger.svc, sizeof(logger.svc), "%s", svc);
+  if (level >= EG_LOG_DEBUG && level <= EG_LOG_ERROR)
+    logger.level = level;
+  if (fd >= 0)
+    logger.fd = fd;
+}
+
+int eg_log_parse_level(const char *name, eg_log_level_t *out) {
+  static const struct {
+    const char *name;
+    eg_log_level_t level;
+  } names[] = {{"debug", EG_LOG_DEBUG},
+               {"info", EG_LOG_INFO},
+               {"warn", EG_LOG_WARN},
+               {"warning", EG_LOG_WARN},
+               {"error", EG_LOG_ERROR}};
+
+  if (name == NULL || out == NULL)
+    return EG_EINVAL;
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if (strcasecmp(name, names[i].name) == 0) {
+      *out = names[i].level;
+      return EG_OK;
+    }
+  }
+  return EG_EINVAL;
+}
+
+int eg_log_add_secret(const char *secret) {
+  size_t len;
+
+  if (secret == NULL)
+    return EG_EINVAL;
+  len = strlen(secret);
+  if (len < MIN_SECRET_LEN || len > MAX_SECRET_LEN)
+    return EG_EINVAL;
+  if (logger.nsecrets == MAX_SECRETS)
+    return EG_ERANGE;
+  logger.secrets[logger.nsecrets] = strdup(secret);
+  if (logger.secrets[logger.nsecrets] == NULL)
+    return EG_ENOMEM;
+  logger.nsecrets++;
+  return EG_OK;
+}
+
+void eg_log_clear_secrets(void) {
+  for (size_t k = 0; k < logger.nsecrets; k++) {
+    OPENSSL_cleanse(logger.secrets[k], strlen(logger.secrets[k]));
+    free(logger.secrets[k]);
+    logger.secrets[k] = NULL;
+  }
+  logger.nsecrets = 0;
+}
+
+bool eg_log_is_enabled(eg_log_level_t level) {
+  return level >= logger.level;
+}
