@@ -21,9 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LINE_MAX_LEN  8192 /* log.c's line limit, newline included */
-#define VALUE_MAX_LEN 2048 /* log.c's limit per string value, in input bytes   \
-                            */
+/* log.c's limits: bytes per line (newline included), and input bytes kept
+ * per string value. */
+#define LINE_MAX_LEN  8192
+#define VALUE_MAX_LEN 2048
 
 /* The pipe the logger writes to; the read end is non-blocking so that "no
  * line" can be observed. */
