@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LINE_MAX_LEN 8192
-#define VALUE_MAX_LEN 2048
-#define MAX_SECRETS 16
+#define LINE_MAX_LEN   8192
+#define VALUE_MAX_LEN  2048
+#define MAX_SECRETS    16
 #define MIN_SECRET_LEN 4
 #define MAX_SECRET_LEN 1024
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-int eg_parse_u64n(const char *s, size_t n, uint64_t min, uint64_t max,
-                  uint64_t *out) {
+int eg_parse_u64n(
+    const char *s, size_t n, uint64_t min, uint64_t max, uint64_t *out) {
   uint64_t v = 0;
 
   if (s == NULL || out == NULL || n == 0)
@@ -35,7 +35,9 @@ int eg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
   return eg_parse_u64n(s, strlen(s), min, max, out);
 }
 
-int eg_parse_hostport(const char *s, char *host, size_t host_len,
+int eg_parse_hostport(const char *s,
+                      char *host,
+                      size_t host_len,
                       uint16_t *port) {
   const char *colon;
   const char *hstart;
@@ -103,8 +105,9 @@ int eg_parse_base_url(const char *url, char *errbuf, size_t errbuf_len) {
     tls = false;
     rest = url + 7;
   } else {
-    eg__seterr(errbuf, errbuf_len, "must start with https:// (or http:// to "
-                                   "loopback)");
+    eg__seterr(errbuf, errbuf_len,
+               "must start with https:// (or http:// to "
+               "loopback)");
     return EG_EINVAL;
   }
   if (strpbrk(url, "?#@ \t\r\n") != NULL) {
