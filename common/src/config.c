@@ -270,8 +270,9 @@ static void load_value(struct loader *ld,
   case K_URL:
   case K_FILE:
     if (e->kind == K_LISTEN &&
-        eg_parse_hostport(v, host, sizeof(host), &port) != EG_OK) {
-      problem(ld, "%s=%s: must be host:port with port 1..65535", e->name, v);
+        eg_parse_listen(v, host, sizeof(host), &port) != EG_OK) {
+      problem(ld, "%s=%s: must be host:port with port 0..65535 (0: any free)",
+              e->name, v);
       return;
     }
     if (e->kind == K_URL &&

@@ -95,21 +95,9 @@ int eg_http_server_new(const char *listen,
     eg__seterr(errbuf, errbuf_len, "listen address missing");
     return EG_EINVAL;
   }
-  /* Port 0 is allowed here (pick a free port), unlike eg_parse_hostport. */
-  {
-    const char *colon = strrchr(listen, ':');
-    if (colon != NULL && strcmp(colon, ":0") == 0) {
-      char tmp[300];
-      snprintf(tmp, sizeof(tmp), "%.*s:1", (int)(colon - listen), listen);
-      if (eg_parse_hostport(tmp, host, sizeof(host), &port) != EG_OK) {
-        eg__seterr(errbuf, errbuf_len, "%s: must be host:port", listen);
-        return EG_EINVAL;
-      }
-      port = 0;
-    } else if (eg_parse_hostport(listen, host, sizeof(host), &port) != EG_OK) {
-      eg__seterr(errbuf, errbuf_len, "%s: must be host:port", listen);
-      return EG_EINVAL;
-    }
+  if (eg_parse_listen(listen, host, sizeof(host), &port) != EG_OK) {
+    eg__seterr(errbuf, errbuf_len, "%s: must be host:port", listen);
+    return EG_EINVAL;
   }
   srv = calloc(1, sizeof(*srv));
   if (srv == NULL)
@@ -567,6 +555,9 @@ int eg_http_respond(eg_http_req_t *req,
       MHD_destroy_response(resp);
     return EG_EEXIST;
   }
+  if (req->srv->opts.on_answer != NULL)
+    req->srv->opts.on_answer(status, now_ns() - req->start_ns,
+                             req->srv->opts.on_answer_ud);
   req->answer = resp;
   req->answer_status = status;
   resume = req->state == REQ_SUSPENDED;

@@ -23,6 +23,10 @@ typedef struct eg_http_options_s {
   unsigned per_ip_limit;     /* concurrent connections per client; 0 = off */
   unsigned timeout_s;        /* idle connection timeout; 0 = 10 */
   size_t max_body;           /* larger bodies get 413; 0 = 1 MiB */
+  /* Called with every answer's status and the time since the request's
+   * headers arrived, from the answering thread (metrics). May be NULL. */
+  void (*on_answer)(int status, uint64_t elapsed_ns, void *ud);
+  void *on_answer_ud;
 } eg_http_options_t;
 
 /* Creates a server that will listen on "host:port" (port 0 picks a free one,

@@ -24,6 +24,10 @@ int eg_parse_hostport(const char *s,
                       size_t host_len,
                       uint16_t *port);
 
+/* Like eg_parse_hostport, for addresses to listen on: port 0 is allowed too
+ * and means "pick a free port". */
+int eg_parse_listen(const char *s, char *host, size_t host_len, uint16_t *port);
+
 /* True when host names the loopback: "localhost", 127.0.0.0/8 or ::1. */
 bool eg_is_loopback_host(const char *host);
 
