@@ -62,14 +62,13 @@ static const struct entry table[] = {
     {"ENVGATE_GITHUB_API_URL", K_URL, "https://api.github.com", 0, 0,
      EG_ROLE_INGRESS | EG_ROLE_WORKER | EG_ROLE_REDELIVER, 0,
      F(github_api_url)},
-    {"ENVGATE_APP_ID", K_STRING, NULL, 0, 0,
-     EG_ROLE_WORKER | EG_ROLE_REDELIVER, EG_ROLE_WORKER | EG_ROLE_REDELIVER,
-     F(app_id)},
+    {"ENVGATE_APP_ID", K_STRING, NULL, 0, 0, EG_ROLE_WORKER | EG_ROLE_REDELIVER,
+     EG_ROLE_WORKER | EG_ROLE_REDELIVER, F(app_id)},
     {"ENVGATE_APP_PRIVATE_KEY_FILE", K_FILE, NULL, 0, 0,
      EG_ROLE_WORKER | EG_ROLE_REDELIVER, EG_ROLE_WORKER | EG_ROLE_REDELIVER,
      F(app_private_key_file)},
-    {"ENVGATE_POLICY_FILE", K_FILE, NULL, 0, 0, EG_ROLE_WORKER,
-     EG_ROLE_WORKER, F(policy_file)},
+    {"ENVGATE_POLICY_FILE", K_FILE, NULL, 0, 0, EG_ROLE_WORKER, EG_ROLE_WORKER,
+     F(policy_file)},
     {"ENVGATE_TOKEN_KEY_FILE", K_FILE, NULL, 0, 0, EG_ROLE_WORKER, 0,
      F(token_key_file)},
     {"ENVGATE_WORKER_INFLIGHT", K_U64, "64", 1, 4096, EG_ROLE_WORKER, 0,
@@ -78,8 +77,8 @@ static const struct entry table[] = {
      F(max_attempts)},
     {"ENVGATE_MAX_BODY_BYTES", K_U64, "1048576", 1024, 26214400,
      EG_ROLE_INGRESS, 0, F(max_body_bytes)},
-    {"ENVGATE_ENQUEUE_TIMEOUT_MS", K_U64, "5000", 100, 9000, EG_ROLE_INGRESS,
-     0, F(enqueue_timeout_ms)},
+    {"ENVGATE_ENQUEUE_TIMEOUT_MS", K_U64, "5000", 100, 9000, EG_ROLE_INGRESS, 0,
+     F(enqueue_timeout_ms)},
     {"ENVGATE_SHUTDOWN_TIMEOUT_MS", K_U64, "20000", 100, 600000, ALL_ROLES, 0,
      F(shutdown_timeout_ms)},
     {"ENVGATE_LOG_LEVEL", K_LEVEL, "info", 0, 0, ALL_ROLES, 0, F(log_level)},
@@ -166,8 +165,11 @@ static void wipe_free(char *s) {
 }
 
 /* Splits text into non-empty lines (CR stripped) as the secret list. */
-static int split_secrets(struct loader *ld, const struct entry *e,
-                         const char *text, char ***out, size_t *nout) {
+static int split_secrets(struct loader *ld,
+                         const struct entry *e,
+                         const char *text,
+                         char ***out,
+                         size_t *nout) {
   size_t cap = 0, n = 0;
   char **list = NULL;
   const char *p = text;
@@ -177,8 +179,8 @@ static int split_secrets(struct loader *ld, const struct entry *e,
     size_t len = eol != NULL ? (size_t)(eol - p) : strlen(p);
     size_t use = len;
 
-    while (use > 0 && (p[use - 1] == '\r' || p[use - 1] == ' ' ||
-                       p[use - 1] == '\t'))
+    while (use > 0 &&
+           (p[use - 1] == '\r' || p[use - 1] == ' ' || p[use - 1] == '\t'))
       use--;
     if (use > 0) {
       if (n == cap) {
@@ -255,8 +257,10 @@ static bool valid_redis_url(const char *url) {
 }
 
 /* Checks one plain (non-secret) value and stores it. */
-static void load_value(struct loader *ld, const struct entry *e,
-                       const char *v, eg_config_t *cfg) {
+static void load_value(struct loader *ld,
+                       const struct entry *e,
+                       const char *v,
+                       eg_config_t *cfg) {
   char *base = (char *)cfg + e->offset;
   char errbuf[EG_ERRBUF_LEN];
   char host[256];
@@ -270,8 +274,9 @@ static void load_value(struct loader *ld, const struct entry *e,
   case K_URL:
   case K_FILE:
     if (e->kind == K_LISTEN &&
-        eg_parse_hostport(v, host, sizeof(host), &port) != EG_OK) {
-      problem(ld, "%s=%s: must be host:port with port 1..65535", e->name, v);
+        eg_parse_listen(v, host, sizeof(host), &port) != EG_OK) {
+      problem(ld, "%s=%s: must be host:port with port 0..65535 (0: any free)",
+              e->name, v);
       return;
     }
     if (e->kind == K_URL &&
@@ -314,8 +319,10 @@ static void load_value(struct loader *ld, const struct entry *e,
 }
 
 /* Reads a secret from NAME or NAME_FILE and stores it. */
-static void load_secret(struct loader *ld, const struct entry *e,
-                        const char *direct, const char *file,
+static void load_secret(struct loader *ld,
+                        const struct entry *e,
+                        const char *direct,
+                        const char *file,
                         eg_config_t *cfg) {
   char *base = (char *)cfg + e->offset;
   char *text = NULL;
@@ -339,8 +346,7 @@ static void load_secret(struct loader *ld, const struct entry *e,
     }
   }
   if (e->kind == K_SECRET_LIST) {
-    split_secrets(ld, e, text, (char ***)base,
-                  &cfg->nwebhook_secrets);
+    split_secrets(ld, e, text, (char ***)base, &cfg->nwebhook_secrets);
   } else {
     /* A URL in a file usually ends with a newline. */
     size_t n = strlen(text);
@@ -364,7 +370,11 @@ int eg_config_load(eg_config_t *cfg,
                    eg_config_report_fn report,
                    void *report_ud) {
   struct loader ld = {getenv_fn != NULL ? getenv_fn : default_getenv,
-                      getenv_ud, report, report_ud, 0, false};
+                      getenv_ud,
+                      report,
+                      report_ud,
+                      0,
+                      false};
 
   if (cfg == NULL || role == 0)
     return EG_EINVAL;
@@ -477,7 +487,9 @@ void eg_config_cleanup(eg_config_t *cfg) {
   cfg->nwebhook_secrets = 0;
 }
 
-int eg_config_topic(const eg_config_t *cfg, const char *name, char *out,
+int eg_config_topic(const eg_config_t *cfg,
+                    const char *name,
+                    char *out,
                     size_t out_len) {
   int n;
 

@@ -1,4 +1,5 @@
-/* Helpers shared inside common/ only (eg__ prefix); binaries never include this. */
+/* Helpers shared inside common/ only (eg__ prefix); binaries never include
+ * this. */
 #ifndef EG_INTERNAL_H
 #define EG_INTERNAL_H
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-int eg_parse_u64n(const char *s, size_t n, uint64_t min, uint64_t max,
-                  uint64_t *out) {
+int eg_parse_u64n(
+    const char *s, size_t n, uint64_t min, uint64_t max, uint64_t *out) {
   uint64_t v = 0;
 
   if (s == NULL || out == NULL || n == 0)
@@ -35,8 +35,11 @@ int eg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
   return eg_parse_u64n(s, strlen(s), min, max, out);
 }
 
-int eg_parse_hostport(const char *s, char *host, size_t host_len,
-                      uint16_t *port) {
+static int parse_hostport(const char *s,
+                          char *host,
+                          size_t host_len,
+                          uint16_t *port,
+                          uint64_t min_port) {
   const char *colon;
   const char *hstart;
   size_t hlen;
@@ -63,13 +66,27 @@ int eg_parse_hostport(const char *s, char *host, size_t host_len,
     return EG_EINVAL;
   if (hlen >= host_len)
     return EG_ERANGE;
-  rc = eg_parse_u64(colon + 1, 1, 65535, &p);
+  rc = eg_parse_u64(colon + 1, min_port, 65535, &p);
   if (rc != EG_OK)
     return rc;
   memcpy(host, hstart, hlen);
   host[hlen] = '\0';
   *port = (uint16_t)p;
   return EG_OK;
+}
+
+int eg_parse_hostport(const char *s,
+                      char *host,
+                      size_t host_len,
+                      uint16_t *port) {
+  return parse_hostport(s, host, host_len, port, 1);
+}
+
+int eg_parse_listen(const char *s,
+                    char *host,
+                    size_t host_len,
+                    uint16_t *port) {
+  return parse_hostport(s, host, host_len, port, 0);
 }
 
 bool eg_is_loopback_host(const char *host) {
@@ -103,8 +120,9 @@ int eg_parse_base_url(const char *url, char *errbuf, size_t errbuf_len) {
     tls = false;
     rest = url + 7;
   } else {
-    eg__seterr(errbuf, errbuf_len, "must start with https:// (or http:// to "
-                                   "loopback)");
+    eg__seterr(errbuf, errbuf_len,
+               "must start with https:// (or http:// to "
+               "loopback)");
     return EG_EINVAL;
   }
   if (strpbrk(url, "?#@ \t\r\n") != NULL) {

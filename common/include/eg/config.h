@@ -19,25 +19,25 @@ typedef enum eg_role {
 } eg_role_t;
 
 typedef struct eg_config_s {
-  char *listen;               /* ENVGATE_LISTEN */
-  char *metrics_listen;       /* ENVGATE_METRICS_LISTEN */
-  char **webhook_secrets;     /* ENVGATE_WEBHOOK_SECRET[_FILE], one per line */
+  char *listen;           /* ENVGATE_LISTEN */
+  char *metrics_listen;   /* ENVGATE_METRICS_LISTEN */
+  char **webhook_secrets; /* ENVGATE_WEBHOOK_SECRET[_FILE], one per line */
   size_t nwebhook_secrets;
-  char *kafka_brokers;        /* ENVGATE_KAFKA_BROKERS */
-  char *kafka_config_file;    /* ENVGATE_KAFKA_CONFIG_FILE, NULL if unset */
-  char *topic_prefix;         /* ENVGATE_TOPIC_PREFIX */
-  char *redis_url;            /* ENVGATE_REDIS_URL[_FILE] (may hold a password) */
-  char *github_api_url;       /* ENVGATE_GITHUB_API_URL, no trailing '/' */
-  char *app_id;               /* ENVGATE_APP_ID */
-  char *app_private_key_file; /* ENVGATE_APP_PRIVATE_KEY_FILE */
-  char *policy_file;          /* ENVGATE_POLICY_FILE */
-  char *token_key_file;       /* ENVGATE_TOKEN_KEY_FILE, NULL if unset */
-  uint64_t worker_inflight;   /* ENVGATE_WORKER_INFLIGHT */
-  uint64_t max_attempts;      /* ENVGATE_MAX_ATTEMPTS */
-  uint64_t max_body_bytes;    /* ENVGATE_MAX_BODY_BYTES */
-  uint64_t enqueue_timeout_ms; /* ENVGATE_ENQUEUE_TIMEOUT_MS */
+  char *kafka_brokers;     /* ENVGATE_KAFKA_BROKERS */
+  char *kafka_config_file; /* ENVGATE_KAFKA_CONFIG_FILE, NULL if unset */
+  char *topic_prefix;      /* ENVGATE_TOPIC_PREFIX */
+  char *redis_url;         /* ENVGATE_REDIS_URL[_FILE] (may hold a password) */
+  char *github_api_url;    /* ENVGATE_GITHUB_API_URL, no trailing '/' */
+  char *app_id;            /* ENVGATE_APP_ID */
+  char *app_private_key_file;   /* ENVGATE_APP_PRIVATE_KEY_FILE */
+  char *policy_file;            /* ENVGATE_POLICY_FILE */
+  char *token_key_file;         /* ENVGATE_TOKEN_KEY_FILE, NULL if unset */
+  uint64_t worker_inflight;     /* ENVGATE_WORKER_INFLIGHT */
+  uint64_t max_attempts;        /* ENVGATE_MAX_ATTEMPTS */
+  uint64_t max_body_bytes;      /* ENVGATE_MAX_BODY_BYTES */
+  uint64_t enqueue_timeout_ms;  /* ENVGATE_ENQUEUE_TIMEOUT_MS */
   uint64_t shutdown_timeout_ms; /* ENVGATE_SHUTDOWN_TIMEOUT_MS */
-  eg_log_level_t log_level;   /* ENVGATE_LOG_LEVEL */
+  eg_log_level_t log_level;     /* ENVGATE_LOG_LEVEL */
 } eg_config_t;
 
 /* Looks a variable up; NULL or "" means unset. ud is passed through. */
@@ -67,7 +67,9 @@ void eg_config_cleanup(eg_config_t *cfg);
 
 /* Builds "<prefix><name>" (e.g. "envgate.events") into out.
  * @returns EG_OK or EG_ERANGE when out_len is too small. */
-int eg_config_topic(const eg_config_t *cfg, const char *name, char *out,
+int eg_config_topic(const eg_config_t *cfg,
+                    const char *name,
+                    char *out,
                     size_t out_len);
 
 #endif /* EG_CONFIG_H */

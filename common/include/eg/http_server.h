@@ -18,11 +18,15 @@ typedef struct eg_http_req_s eg_http_req_t;
 typedef void (*eg_http_handler_fn)(eg_http_req_t *req, void *ud);
 
 typedef struct eg_http_options_s {
-  unsigned threads;           /* server threads (epoll, thread pool); 0 = 2 */
-  unsigned connection_limit;  /* 0 = 1024 */
-  unsigned per_ip_limit;      /* concurrent connections per client; 0 = off */
-  unsigned timeout_s;         /* idle connection timeout; 0 = 10 */
-  size_t max_body;            /* larger bodies get 413; 0 = 1 MiB */
+  unsigned threads;          /* server threads (epoll, thread pool); 0 = 2 */
+  unsigned connection_limit; /* 0 = 1024 */
+  unsigned per_ip_limit;     /* concurrent connections per client; 0 = off */
+  unsigned timeout_s;        /* idle connection timeout; 0 = 10 */
+  size_t max_body;           /* larger bodies get 413; 0 = 1 MiB */
+  /* Called with every answer's status and the time since the request's
+   * headers arrived, from the answering thread (metrics). May be NULL. */
+  void (*on_answer)(int status, uint64_t elapsed_ns, void *ud);
+  void *on_answer_ud;
 } eg_http_options_t;
 
 /* Creates a server that will listen on "host:port" (port 0 picks a free one,
@@ -45,7 +49,8 @@ int eg_http_server_route(eg_http_server_t *srv,
                          void *ud);
 
 /* Binds and starts serving. @returns EG_OK or EG_EIO (errbuf says why). */
-int eg_http_server_start(eg_http_server_t *srv, char *errbuf,
+int eg_http_server_start(eg_http_server_t *srv,
+                         char *errbuf,
                          size_t errbuf_len);
 
 /* The bound port (useful when started with port 0); 0 before start. */
@@ -75,8 +80,10 @@ const char *eg_http_req_body(const eg_http_req_t *req, size_t *len);
 uint64_t eg_http_req_start_ns(const eg_http_req_t *req);
 
 /* Adds a response header (both copied) to the answer being prepared; call
- * before eg_http_respond(). At most 16. @returns EG_OK, EG_ERANGE, EG_ENOMEM. */
-int eg_http_req_add_header(eg_http_req_t *req, const char *name,
+ * before eg_http_respond(). At most 16. @returns EG_OK, EG_ERANGE, EG_ENOMEM.
+ */
+int eg_http_req_add_header(eg_http_req_t *req,
+                           const char *name,
                            const char *value);
 
 /* Answers req with status and body (copied; body may be NULL when len is 0;
@@ -90,7 +97,9 @@ int eg_http_respond(eg_http_req_t *req,
                     size_t len);
 
 /* Answers with the contract's error body {"code":"...","error":"..."}. */
-int eg_http_respond_error(eg_http_req_t *req, int status, const char *code,
+int eg_http_respond_error(eg_http_req_t *req,
+                          int status,
+                          const char *code,
                           const char *error);
 
 #endif /* EG_HTTP_SERVER_H */

@@ -62,7 +62,8 @@ int eg_log_parse_level(const char *name, eg_log_level_t *out);
 /* Registers a secret (copied) that is replaced by "[REDACTED]" wherever it
  * would appear in a log line: defense in depth, fields should never carry one.
  * At most 16 secrets of 4..1024 bytes; call at start, before other threads.
- * @returns EG_OK, EG_EINVAL for a too short/long secret, EG_ERANGE when full. */
+ * @returns EG_OK, EG_EINVAL for a too short/long secret, EG_ERANGE when full.
+ */
 int eg_log_add_secret(const char *secret);
 
 /* Forgets (and wipes) every registered secret; for tests and clean exit. */

@@ -13,14 +13,20 @@
 int eg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Same as eg_parse_u64 over the n bytes at s (not NUL-terminated). */
-int eg_parse_u64n(const char *s, size_t n, uint64_t min, uint64_t max,
-                  uint64_t *out);
+int eg_parse_u64n(
+    const char *s, size_t n, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Parses "host:port" or "[v6]:port" into host (brackets removed) and port
  * (1..65535). host_len must be > 0.
  * @returns EG_OK, EG_EINVAL or EG_ERANGE (host longer than host_len - 1). */
-int eg_parse_hostport(const char *s, char *host, size_t host_len,
+int eg_parse_hostport(const char *s,
+                      char *host,
+                      size_t host_len,
                       uint16_t *port);
+
+/* Like eg_parse_hostport, for addresses to listen on: port 0 is allowed too
+ * and means "pick a free port". */
+int eg_parse_listen(const char *s, char *host, size_t host_len, uint16_t *port);
 
 /* True when host names the loopback: "localhost", 127.0.0.0/8 or ::1. */
 bool eg_is_loopback_host(const char *host);
