@@ -446,7 +446,7 @@ static void test_listen(void **state) {
   } cases[] = {
       {"127.0.0.1:8080", 1}, {"0.0.0.0:1", 1},    {"[::]:8080", 1},
       {"[::1]:65535", 1},    {"localhost:80", 1}, {":8080", 0},
-      {"8080", 0},           {"host:0", 0},       {"host:65536", 0},
+      {"8080", 0},           {"host:0", 1},       {"host:65536", 0},
       {"::1:8080", 0},       {"host:80x", 0},
   };
 
@@ -470,7 +470,8 @@ static void test_listen(void **state) {
       assert_int_equal(rc, EG_EINVAL);
       assert_int_equal(rep.n, 1);
       snprintf(want, sizeof(want),
-               "ENVGATE_LISTEN=%s: must be host:port with port 1..65535",
+               "ENVGATE_LISTEN=%s: must be host:port with port 0..65535 (0: "
+               "any free)",
                cases[i].value);
       assert_string_equal(rep.lines[0], want);
     }
@@ -491,7 +492,7 @@ static void test_report_one_line(void **state) {
   assert_int_equal(rep.n, 2);
   assert_string_equal(rep.lines[0],
                       "ENVGATE_LISTEN=bad?ENVGATE_FAKE: forged line??[0m: "
-                      "must be host:port with port 1..65535");
+                      "must be host:port with port 0..65535 (0: any free)");
   assert_string_equal(rep.lines[1], "ENVGATE_MAX_BODY_BYTES=12??: must be a "
                                     "whole number between 1024 and 26214400");
 }
