@@ -160,6 +160,52 @@ static void test_hostport(void **state) {
   }
 }
 
+/* Listen addresses: the same rules, but port 0 (any free port) is fine. */
+static void test_listen(void **state) {
+  static const struct {
+    const char *s;
+    int rc;
+    const char *host;
+    uint16_t port;
+  } cases[] = {
+      {"127.0.0.1:0", EG_OK, "127.0.0.1", 0},
+      {"[::1]:0", EG_OK, "::1", 0},
+      {"0.0.0.0:00", EG_OK, "0.0.0.0", 0},
+      {"0.0.0.0:8080", EG_OK, "0.0.0.0", 8080},
+      {"[::]:65535", EG_OK, "::", 65535},
+      {"host:65536", EG_ERANGE, NULL, 0},
+      {"host:", EG_EINVAL, NULL, 0},
+      {"host:-0", EG_EINVAL, NULL, 0},
+      {":0", EG_EINVAL, NULL, 0},
+      {"0", EG_EINVAL, NULL, 0},
+      {"[::1]0", EG_EINVAL, NULL, 0},
+  };
+  char host[64];
+  uint16_t port;
+
+  (void)state;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int rc;
+
+    port = 7;
+    rc = eg_parse_listen(cases[i].s, host, sizeof(host), &port);
+    if (rc != cases[i].rc)
+      fail_msg("case %zu \"%s\": rc %d, want %d", i, cases[i].s, rc,
+               cases[i].rc);
+    if (rc == EG_OK) {
+      assert_string_equal(host, cases[i].host);
+      assert_int_equal(port, cases[i].port);
+    } else {
+      assert_int_equal(port, 7);
+    }
+  }
+  assert_int_equal(eg_parse_listen("abcdefgh:1", host, 8, &port), EG_ERANGE);
+  assert_int_equal(eg_parse_listen(NULL, host, 8, &port), EG_EINVAL);
+  assert_int_equal(eg_parse_listen("a:1", NULL, 8, &port), EG_EINVAL);
+  assert_int_equal(eg_parse_listen("a:1", host, 0, &port), EG_EINVAL);
+  assert_int_equal(eg_parse_listen("a:1", host, 8, NULL), EG_EINVAL);
+}
+
 static void test_hostport_limits(void **state) {
   char host[8];
   uint16_t port = 0;
@@ -313,7 +359,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_u64),      cmocka_unit_test(test_u64n),
       cmocka_unit_test(test_hostport), cmocka_unit_test(test_hostport_limits),
-      cmocka_unit_test(test_loopback), cmocka_unit_test(test_base_url),
+      cmocka_unit_test(test_listen),   cmocka_unit_test(test_loopback),
+      cmocka_unit_test(test_base_url),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
