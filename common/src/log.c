@@ -11,8 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LINE_MAX_LEN   8192
-#define VALUE_MAX_LEN  2048
+/* PIPE_BUF: writes up to this size are atomic on a pipe, so lines from
+ * several threads never interleave. */
+#define LINE_MAX_LEN   4096
+#define VALUE_MAX_LEN  1024
 #define MAX_SECRETS    16
 #define MIN_SECRET_LEN 4
 #define MAX_SECRET_LEN 1024
