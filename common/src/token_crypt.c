@@ -81,8 +81,11 @@ static int add_key(eg_token_crypt_t *tc,
     return EG_ETOOBIG;
   }
   key = &tc->keys[tc->n];
+  if (SHA256(k, EG_TOKEN_CRYPT_KEY_LEN, digest) == NULL) {
+    eg__seterr(errbuf, errbuf_len, "line %zu: SHA-256 failed", line);
+    return EG_ECRYPTO;
+  }
   memcpy(key->k, k, EG_TOKEN_CRYPT_KEY_LEN);
-  SHA256(k, EG_TOKEN_CRYPT_KEY_LEN, digest);
   hex_encode(digest, EG_TOKEN_CRYPT_KEYID_LEN / 2, key->id);
   key->id[EG_TOKEN_CRYPT_KEYID_LEN] = '\0';
   OPENSSL_cleanse(digest, sizeof(digest));

@@ -107,9 +107,12 @@ done:
   return ok;
 }
 
-/* Starts redis-server on port (0: a free one). */
-static inline void
-test_redis_start(struct test_redis *s, int port, const char *password) {
+/* Starts redis-server on port (0: a free one), with extra arguments (a
+ * NULL-terminated list, or NULL). */
+static inline void test_redis_start_ex(struct test_redis *s,
+                                       int port,
+                                       const char *password,
+                                       const char *const *extra) {
   int64_t deadline;
 
   test_redis_require_binary();
@@ -120,7 +123,7 @@ test_redis_start(struct test_redis *s, int port, const char *password) {
   assert_true(s->pid >= 0);
   if (s->pid == 0) {
     char portbuf[16];
-    const char *argv[16];
+    const char *argv[32];
     int argc = 0;
     int devnull = open("/dev/null", O_RDWR);
 
@@ -147,6 +150,8 @@ test_redis_start(struct test_redis *s, int port, const char *password) {
       argv[argc++] = "--requirepass";
       argv[argc++] = s->password;
     }
+    for (int i = 0; extra != NULL && extra[i] != NULL && argc < 31; i++)
+      argv[argc++] = extra[i];
     argv[argc] = NULL;
     execvp("redis-server", (char *const *)argv);
     _exit(127);
@@ -168,6 +173,11 @@ test_redis_start(struct test_redis *s, int port, const char *password) {
     }
     test_sleep_ms(20);
   }
+}
+
+static inline void
+test_redis_start(struct test_redis *s, int port, const char *password) {
+  test_redis_start_ex(s, port, password, NULL);
 }
 
 /* Kills the server (SIGKILL: as abrupt as a crash) and reaps it. */

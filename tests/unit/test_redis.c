@@ -9,6 +9,7 @@
 
 #include "eg/error.h"
 #include "eg/redis.h"
+#include "oom_inject.h"
 #include "redis_harness.h"
 
 #include <pthread.h>
@@ -34,6 +35,7 @@ static void test_url_parse_valid(void **state) {
       {"redis://:pw@h:7000/2", "h", 7000, 2, "", "pw"},
       {"redis://app:pw@h", "h", 6379, 0, "app", "pw"},
       {"redis://:p%40ss%3Aw%2Fd@h:1", "h", 1, 0, "", "p@ss:w/d"},
+      {"redis://:%2f%3a%7e@h:1", "h", 1, 0, "", "/:~"},
       {"redis://:a@b@h:2", "h", 2, 0, "", "a@b"},
       {"redis://[::1]:6380/1", "::1", 6380, 1, "", ""},
       {"redis://[::1]", "::1", 6379, 0, "", ""},
@@ -235,6 +237,17 @@ static void test_commands_and_db(void **state) {
     assert_non_null(strstr(err, "not an integer"));
   }
   assert_int_equal(eg_redis_ping(r3, err, sizeof(err)), EG_OK);
+  {
+    /* A database the server does not have: SELECT's error. */
+    eg_redis_t *r99;
+
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d/99", srv.port);
+    assert_int_equal(eg_redis_new(url, NULL, &r99, err, sizeof(err)), EG_OK);
+    assert_int_equal(eg_redis_ping(r99, err, sizeof(err)), EG_EIO);
+    assert_non_null(strstr(err, "SELECT"));
+    assert_non_null(strstr(err, "out of range"));
+    eg_redis_free(r99);
+  }
   {
     eg_redis_stats_t st;
 
@@ -493,8 +506,43 @@ static void test_pool_concurrency(void **state) {
   freeReplyObject(rep);
   eg_redis_stats(r, &st);
   assert_true(st.connects >= 1 && st.connects <= 2);
+
+  /* A restart drops every idle connection at the first failure: one
+   * reconnect, not one per stale connection. */
+  {
+    uint64_t before = st.connects;
+
+    test_redis_kill(&srv);
+    test_redis_start(&srv, srv.port, NULL);
+    for (int i = 0; i < 4; i++)
+      assert_int_equal(eg_redis_ping(r, err, sizeof(err)), EG_OK);
+    eg_redis_stats(r, &st);
+    assert_int_equal(st.connects, before + 1);
+    assert_int_equal(st.command_failures, 1);
+  }
   eg_redis_free(r);
   test_redis_kill(&srv);
+}
+
+#if OOM_INJECTION
+static int new_scenario(void) {
+  eg_redis_t *r = NULL;
+  int rc = eg_redis_new("redis://:" SECRET "@h:1/2", NULL, &r, NULL, 0);
+
+  eg_redis_free(r);
+  return rc;
+}
+#endif
+
+static void test_out_of_memory(void **state) {
+  (void)state;
+#if OOM_INJECTION
+  static const int codes[] = {EG_ENOMEM};
+
+  oom_run(new_scenario, codes, 1);
+#else
+  skip();
+#endif
 }
 
 int main(void) {
@@ -509,6 +557,7 @@ int main(void) {
       cmocka_unit_test(test_command_timeout),
       cmocka_unit_test(test_hung_server),
       cmocka_unit_test(test_pool_concurrency),
+      cmocka_unit_test(test_out_of_memory),
   };
 
   /* hiredis writes with write(2); the binaries ignore SIGPIPE too. */

@@ -9,6 +9,7 @@
 
 #include "eg/error.h"
 #include "eg/token_crypt.h"
+#include "oom_inject.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -488,6 +489,51 @@ static void test_args(void **state) {
   eg_token_crypt_free(tc);
 }
 
+#if OOM_INJECTION
+static const char *oom_path;
+
+static int crypt_scenario(void) {
+  eg_token_crypt_t *tc = NULL;
+  char *sealed = NULL;
+  size_t len = 0;
+  char *pt = NULL;
+  size_t ptlen = 0;
+  int rc = eg_token_crypt_new_file(oom_path, &tc, NULL, 0);
+
+  if (rc != EG_OK)
+    return rc;
+  rc = eg_token_crypt_seal(tc, "k", 1, "token", 5, &sealed, &len, NULL, 0);
+  if (rc == EG_OK) {
+    rc = eg_token_crypt_open(tc, "k", 1, sealed, len, &pt, &ptlen, NULL, 0);
+    if (rc == EG_OK) {
+      assert_string_equal(pt, "token");
+      eg_token_crypt_free_plain(pt, ptlen);
+    }
+    free(sealed);
+  }
+  eg_token_crypt_free(tc);
+  return rc;
+}
+#endif
+
+/* Every allocation in turn fails (OpenSSL's too): each call fails cleanly
+ * with EG_ENOMEM or EG_ECRYPTO and frees what it built. */
+static void test_out_of_memory(void **state) {
+  (void)state;
+#if OOM_INJECTION
+  static const int codes[] = {EG_ENOMEM, EG_ECRYPTO};
+  char *path = write_file(KEY_B "\n" KEY_A "\n", 130);
+
+  oom_path = path;
+  assert_int_equal(crypt_scenario(), EG_OK); /* OpenSSL's lazy set-up */
+  oom_run(crypt_scenario, codes, 2);
+  unlink(path);
+  free(path);
+#else
+  skip();
+#endif
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_key_formats),
@@ -498,6 +544,7 @@ int main(void) {
       cmocka_unit_test(test_tamper),
       cmocka_unit_test(test_rotation),
       cmocka_unit_test(test_args),
+      cmocka_unit_test(test_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
