@@ -105,6 +105,7 @@ struct gs_repo {
   struct gs_installation *inst; /* NULL: the app is not installed there */
   json_t *json;                 /* minimal-repository object (render.c) */
   json_t *json_full;            /* full repository object for tokens */
+  char *text;                   /* json, serialized */
   struct gs_deployment **deps;  /* newest (highest id) first */
   size_t ndeps;
 };
@@ -467,7 +468,7 @@ void gs_auth_check_jwt(const struct gs_scenario *sc,
 
 struct gs_sim {
   struct gs_scenario *sc;
-  char base_url[128];
+  char base_url[320];
   uint64_t seed;
   atomic_uint_fast64_t rng_counter;
   atomic_uint_fast64_t req_counter;

@@ -167,17 +167,21 @@ int main(int argc, char **argv) {
   eg_http_server_t *srv = NULL;
   eg_http_options_t hopts = {0};
   char err[EG_ERRBUF_LEN];
-  char url[160];
+  char url[320];
+  uint64_t t0;
   int rc;
 
   rc = parse_args(argc, argv, &o);
   if (rc >= 0)
     return rc;
   eg_log_init("envgate-ghsim", o.level, 2);
+  t0 = gs_now_ns();
   if (gs_scenario_load(&o.sc, &sc, err, sizeof(err)) != 0) {
     fprintf(stderr, PROG ": error: %s\n", err);
     return EG_EXIT_USAGE;
   }
+  eg_log(EG_LOG_INFO, "scenario loaded",
+         EG_LINT("ms", (gs_now_ns() - t0) / 1000000));
   if (sc->app.public_key_pem == NULL)
     eg_log(EG_LOG_WARN,
            "no App public key (--app-public-key or app.public_key_file): "
@@ -205,10 +209,13 @@ int main(int argc, char **argv) {
     goto out;
   }
   base_url(o.listen, eg_http_server_port(srv), url, sizeof(url));
+  t0 = gs_now_ns();
   if (gs_sim_ready(&sim, url, err, sizeof(err)) != 0) {
     eg_log(EG_LOG_ERROR, "cannot build the responses", EG_LSTR("error", err));
     goto out;
   }
+  eg_log(EG_LOG_INFO, "responses built",
+         EG_LINT("ms", (gs_now_ns() - t0) / 1000000));
   if (o.addr_file != NULL && write_addr_file(o.addr_file, url) != 0) {
     eg_log(EG_LOG_ERROR, "cannot write the address file",
            EG_LSTR("path", o.addr_file));

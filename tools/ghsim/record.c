@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Statuses counted individually; anything else lands in the last slot. */
+/* Statuses counted individually; 0 is a dropped connection (no answer),
+ * and anything else lands in the last slot, "other". */
 static const int counted[GS_NSTATUS] = {200, 201, 202, 204, 400, 401, 403, 404,
-                                        405, 413, 422, 429, 500, 502, 503, 0};
+                                        405, 413, 422, 429, 500, 502, 0,   -1};
 
 static size_t status_slot(int status) {
   for (size_t i = 0; i + 1 < GS_NSTATUS; i++)
@@ -219,10 +220,10 @@ int gs_records_json(struct gs_records *r, json_t *obj) {
       char key[16];
       if (n == 0)
         continue;
-      if (counted[s] != 0)
+      if (counted[s] > 0)
         snprintf(key, sizeof(key), "%d", counted[s]);
       else
-        snprintf(key, sizeof(key), "other");
+        snprintf(key, sizeof(key), "%s", counted[s] == 0 ? "dropped" : "other");
       json_object_set_new(by, key, json_integer((json_int_t)n));
     }
     if (json_object_size(by) > 0)

@@ -38,6 +38,12 @@ const char *gs_template(const char *name, size_t *len) {
 
 struct rctx {
   const char *base;
+  struct gs_map users;      /* login -> json_t user object */
+  struct gs_map user_texts; /* login -> serialized user */
+  char *tpl_run, *tpl_job, *tpl_dep, *tpl_status, *tpl_pending;
+  char *steps_text;
+  json_t *user_list; /* owns the cached users and their logins */
+  json_t *min_repo, *steps;
   json_t *run, *job, *token_repo, *approval, *pending, *dep, *status, *user,
       *delivery;
   char *err;
@@ -90,7 +96,13 @@ static int rewrite(json_t *v, const char *const *pairs, size_t npairs) {
     json_t *x;
     json_array_foreach(v, i, x) if (rewrite(x, pairs, npairs) != 0) return -1;
   } else if (json_is_string(v)) {
-    char *cur = strdup(json_string_value(v));
+    char *cur;
+    bool any = false;
+    for (size_t i = 0; i + 1 < npairs * 2 && !any; i += 2)
+      any = strstr(json_string_value(v), pairs[i]) != NULL;
+    if (!any)
+      return 0;
+    cur = strdup(json_string_value(v));
     if (cur == NULL)
       return -1;
     for (size_t i = 0; i + 1 < npairs * 2; i += 2) {
@@ -119,25 +131,38 @@ static uint64_t fake_id(const char *s) {
   return 1000000 + gs_hash_str(s) % 100000000;
 }
 
-/* A user object like the examples' octocat, for login. */
+/* A user object like the examples' octocat, for login; built once per
+ * login and shared (the caller gets a new reference). */
 static json_t *user_json(struct rctx *c, const char *login) {
-  json_t *u = json_deep_copy(c->user);
-  const char *pairs[] = {"https://api.github.com", c->base, "/octocat", NULL};
+  uint64_t h = gs_hash_str(login);
+  json_t *u = gs_map_get(&c->users, h, login);
+  const char *pairs[] = {"/octocat", NULL};
   char slash_login[300];
+  json_t *entry;
 
+  if (u != NULL)
+    return json_incref(u);
+  u = json_deep_copy(c->user);
   if (u == NULL)
     return NULL;
   snprintf(slash_login, sizeof(slash_login), "/%s", login);
-  pairs[3] = slash_login;
-  if (rewrite(u, pairs, 2) != 0) {
-    json_decref(u);
-    return NULL;
-  }
+  pairs[1] = slash_login;
+  if (rewrite(u, pairs, 1) != 0)
+    goto fail;
   json_object_set_new(u, "login", json_string(login));
   json_object_set_new(u, "id", json_integer((json_int_t)fake_id(login)));
   if (strstr(login, "[bot]") != NULL)
     json_object_set_new(u, "type", json_string("Bot"));
+  /* The list keeps the user and its login alive for the map. */
+  entry = json_pack("[O,s]", u, login);
+  if (entry == NULL || json_array_append_new(c->user_list, entry) != 0 ||
+      gs_map_put(&c->users, h, json_string_value(json_array_get(entry, 1)),
+                 u) != 0)
+    goto fail;
   return u;
+fail:
+  json_decref(u);
+  return NULL;
 }
 
 /* A minimal-repository (from_full = false) or full repository object. */
@@ -146,8 +171,7 @@ static json_t *repo_json(struct rctx *c,
                          const char *full_name,
                          bool priv,
                          bool from_full) {
-  json_t *r = json_deep_copy(from_full ? c->token_repo
-                                       : json_object_get(c->run, "repository"));
+  json_t *r = json_deep_copy(from_full ? c->token_repo : c->min_repo);
   const char *slash = strchr(full_name, '/');
   char owner[256];
   const char *pairs[] = {
@@ -157,7 +181,7 @@ static json_t *repo_json(struct rctx *c,
   if (r == NULL || slash == NULL)
     goto fail;
   snprintf(owner, sizeof(owner), "%.*s", (int)(slash - full_name), full_name);
-  if (rewrite(r, pairs, 2) != 0)
+  if (rewrite(r, pairs, 1) != 0)
     goto fail;
   json_object_set_new(r, "id", json_integer((json_int_t)id));
   json_object_set_new(r, "name", json_string(slash + 1));
@@ -176,7 +200,8 @@ fail:
 }
 
 static char *dump(json_t *v, size_t *len) {
-  char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                              JSON_REAL_PRECISION(6));
 
   *len = s != NULL ? strlen(s) : 0;
   return s;
@@ -186,151 +211,346 @@ static json_t *str_or_null(const char *s) {
   return s != NULL ? json_string(s) : json_null();
 }
 
-static int
-render_run(struct rctx *c, struct gs_scenario *sc, struct gs_run *run) {
+/* ---- text templates ----
+ * Serializing thousands of objects with jansson is slow (tens of µs each),
+ * so runs, jobs, deployments and statuses are rendered once per kind into
+ * JSON text with markers, then filled per object by plain copying. A marker
+ * is the control character 0x01 plus one letter, which jansson writes as
+ * \u0001X. A marker that is a whole string value ("\u0001X") is replaced
+ * with the quotes by the variable's raw JSON, or its quoted escaped text;
+ * a marker inside a string gets the escaped text. */
+struct tvar {
+  const char *s;
+  bool raw; /* s is JSON text (number, null, object) */
+};
+
+#define MARK(letter) "\001" letter
+
+static int tpl_make(json_t *obj, char **out) {
+  *out = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  return *out != NULL ? 0 : -1;
+}
+
+static void add_escaped(struct gs_buf *b, const char *s) {
+  size_t mark = b->len;
+
+  gs_buf_add_jstr(b, s);
+  /* gs_buf_add_jstr adds quotes: drop them. */
+  if (!b->oom) {
+    memmove(b->p + mark, b->p + mark + 1, b->len - mark - 2);
+    b->len -= 2;
+    b->p[b->len] = '\0';
+  }
+}
+
+/* Fills tpl with vars (indexed by the marker letter). */
+static char *
+tpl_fill(const char *tpl, const struct tvar vars[128], size_t *len) {
+  struct gs_buf b = {0};
+  const char *p = tpl;
+
+  for (;;) {
+    const char *m = strstr(p, "\\u0001");
+    const struct tvar *v;
+    bool whole;
+    if (m == NULL)
+      break;
+    v = &vars[(unsigned char)m[6] & 127];
+    whole = m > tpl && m[-1] == '"' && m[7] == '"';
+    gs_buf_add(&b, p, (size_t)(m - p) - (whole ? 1 : 0));
+    if (v->s == NULL) {
+      gs_buf_adds(&b, whole ? "null" : "");
+    } else if (whole && v->raw) {
+      gs_buf_adds(&b, v->s);
+    } else if (whole) {
+      gs_buf_add_jstr(&b, v->s);
+    } else {
+      add_escaped(&b, v->s);
+    }
+    p = m + 7 + (whole ? 1 : 0);
+  }
+  gs_buf_adds(&b, p);
+  if (b.oom) {
+    gs_buf_free(&b);
+    return NULL;
+  }
+  *len = b.len;
+  return b.p;
+}
+
+/* Cached user object text for login (owned by the context's user map). */
+static const char *user_text(struct rctx *c, const char *login) {
+  uint64_t h = gs_hash_str(login);
+  json_t *u;
+  const char *text = gs_map_get(&c->user_texts, h, login);
+  json_t *entry;
+
+  if (text != NULL)
+    return text;
+  u = user_json(c, login);
+  if (u == NULL)
+    return NULL;
+  entry = json_pack("[s,s]", login, "");
+  if (entry == NULL) {
+    json_decref(u);
+    return NULL;
+  }
+  {
+    char *t = json_dumps(u, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(u);
+    if (t == NULL || json_array_set_new(entry, 1, json_string(t)) != 0) {
+      free(t);
+      json_decref(entry);
+      return NULL;
+    }
+    free(t);
+  }
+  if (json_array_append_new(c->user_list, entry) != 0)
+    return NULL;
+  text = json_string_value(json_array_get(entry, 1));
+  if (gs_map_put(&c->user_texts, h, json_string_value(json_array_get(entry, 0)),
+                 (void *)text) != 0)
+    return NULL;
+  return text;
+}
+
+static int make_templates(struct rctx *c) {
   json_t *o = json_deep_copy(c->run);
-  char idbuf[32], prev[256];
-  const char *pairs[] = {
-      "https://api.github.com", c->base,    "octo-org/octo-repo",
-      run->repo->full_name,     "30433642", idbuf};
-  json_t *head;
+  const char *run_pairs[] = {"octo-org/octo-repo", MARK("R"), "30433642",
+                             MARK("I")};
+  const char *job_pairs[] = {"octo-org/octo-repo", MARK("R"),
+                             "29679449",           MARK("I"),
+                             "399444496",          MARK("J")};
+  const char *dep_pairs[] = {"octocat/example", MARK("R"), "deployments/1",
+                             "deployments/" MARK("D")};
+  const char *st_pairs[] = {"octocat/example", MARK("R"),
+                            "deployments/42",  "deployments/" MARK("D"),
+                            "statuses/1",      "statuses/" MARK("K")};
   json_t *commit;
   int rc = -1;
 
-  snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)run->id);
-  if (o == NULL || rewrite(o, pairs, 3) != 0)
+  if (o == NULL || rewrite(o, run_pairs, 2) != 0)
     goto out;
-  json_object_set_new(o, "id", json_integer((json_int_t)run->id));
-  json_object_set_new(o, "name", json_string(run->name));
-  json_object_set_new(o, "head_branch", json_string(run->head_branch));
-  json_object_set_new(o, "head_sha", json_string(run->head_sha));
-  json_object_set_new(o, "path", json_string(run->path));
-  json_object_set_new(o, "run_number",
-                      json_integer((json_int_t)(run->id % 100000)));
-  json_object_set_new(o, "event", json_string(run->event));
-  json_object_set_new(o, "display_title", json_string(run->name));
-  json_object_set_new(o, "status", json_string(run->status));
-  json_object_set_new(o, "conclusion", str_or_null(run->conclusion));
-  json_object_set_new(o, "run_attempt",
-                      json_integer((json_int_t)run->run_attempt));
-  if (run->run_attempt > 1) {
-    snprintf(prev, sizeof(prev), "%s/repos/%s/actions/runs/%s/attempts/%u",
-             c->base, run->repo->full_name, idbuf, run->run_attempt - 1);
-    json_object_set_new(o, "previous_attempt_url", json_string(prev));
-  } else {
-    json_object_set_new(o, "previous_attempt_url", json_null());
+  {
+    static const char *const keys[] = {"id",          "name",
+                                       "head_branch", "head_sha",
+                                       "path",        "run_number",
+                                       "event",       "display_title",
+                                       "status",      "conclusion",
+                                       "run_attempt", "previous_attempt_url",
+                                       "actor",       "triggering_actor",
+                                       "repository",  "head_repository"};
+    static const char *const marks[] = {"I", "N", "B", "S", "P", "U", "E", "N",
+                                        "T", "C", "A", "V", "a", "t", "r", "h"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+      char m[3] = {'\001', marks[i][0], '\0'};
+      json_object_set_new(o, keys[i], json_string(m));
+    }
   }
-  json_object_set_new(o, "actor", user_json(c, run->actor));
-  json_object_set_new(o, "triggering_actor",
-                      user_json(c, run->triggering_actor));
   commit = json_object_get(o, "head_commit");
   if (json_is_object(commit)) {
-    json_object_set_new(commit, "id", json_string(run->head_sha));
-    json_object_set_new(commit, "tree_id", json_string(run->head_sha));
+    json_object_set_new(commit, "id", json_string(MARK("S")));
+    json_object_set_new(commit, "tree_id", json_string(MARK("S")));
   }
-  json_object_set(o, "repository", run->repo->json);
-  if (strcmp(run->head_repository, run->repo->full_name) == 0) {
-    json_object_set(o, "head_repository", run->repo->json);
-  } else {
-    head = repo_json(c, fake_id(run->head_repository), run->head_repository,
-                     false, false);
-    if (head == NULL)
-      goto out;
-    json_object_set_new(o, "head_repository", head);
-  }
-  if (json_object_get(o, "actor") == NULL ||
-      json_object_get(o, "triggering_actor") == NULL)
+  if (tpl_make(o, &c->tpl_run) != 0)
     goto out;
-  run->body = dump(o, &run->len);
-  if (run->body == NULL)
+  json_decref(o);
+
+  o = json_deep_copy(c->job);
+  if (o == NULL || rewrite(o, job_pairs, 3) != 0)
+    goto out;
+  {
+    static const char *const keys[] = {
+        "id",          "run_id",   "head_sha",     "status",
+        "conclusion",  "name",     "run_attempt",  "workflow_name",
+        "head_branch", "html_url", "completed_at", "steps"};
+    static const char *const marks[] = {"J", "I", "S", "T", "C", "N",
+                                        "A", "W", "B", "H", "X", "Q"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+      char m[3] = {'\001', marks[i][0], '\0'};
+      json_object_set_new(o, keys[i], json_string(m));
+    }
+  }
+  if (tpl_make(o, &c->tpl_job) != 0)
+    goto out;
+  json_decref(o);
+
+  o = json_deep_copy(c->dep);
+  if (o == NULL || rewrite(o, dep_pairs, 2) != 0)
+    goto out;
+  {
+    static const char *const keys[] = {"id",
+                                       "sha",
+                                       "ref",
+                                       "task",
+                                       "original_environment",
+                                       "environment",
+                                       "creator",
+                                       "created_at",
+                                       "updated_at"};
+    static const char *const marks[] = {"D", "S", "F", "K", "E",
+                                        "E", "c", "Z", "Z"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+      char m[3] = {'\001', marks[i][0], '\0'};
+      json_object_set_new(o, keys[i], json_string(m));
+    }
+  }
+  json_object_set_new(o, "description", json_null());
+  json_object_set_new(o, "production_environment", json_false());
+  if (tpl_make(o, &c->tpl_dep) != 0)
+    goto out;
+  json_decref(o);
+
+  o = json_deep_copy(c->status);
+  if (o == NULL || rewrite(o, st_pairs, 3) != 0)
+    goto out;
+  {
+    static const char *const keys[] = {
+        "id",      "state",   "description", "environment", "target_url",
+        "log_url", "creator", "created_at",  "updated_at"};
+    static const char *const marks[] = {"K", "T", "X", "E", "G",
+                                        "L", "c", "Z", "Z"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+      char m[3] = {'\001', marks[i][0], '\0'};
+      json_object_set_new(o, keys[i], json_string(m));
+    }
+  }
+  json_object_set_new(o, "environment_url", json_string(""));
+  if (tpl_make(o, &c->tpl_status) != 0)
+    goto out;
+  json_decref(o);
+
+  o = json_deep_copy(c->pending);
+  if (o == NULL)
+    goto out;
+  {
+    json_t *env = json_object_get(o, "environment");
+    char url[512];
+    json_object_set_new(env, "id", json_string(MARK("I")));
+    json_object_set_new(env, "name", json_string(MARK("E")));
+    snprintf(url, sizeof(url), "%s/repos/%s/environments/%s", c->base,
+             MARK("R"), MARK("E"));
+    json_object_set_new(env, "url", json_string(url));
+    json_object_set_new(env, "html_url",
+                        json_string("https://github.com/" MARK(
+                            "R") "/deployments/activity_log?environments_"
+                                 "filter=" MARK("E")));
+    json_object_set_new(o, "wait_timer", json_integer(0));
+    json_object_set_new(o, "current_user_can_approve", json_false());
+    json_object_set_new(o, "reviewers", json_array());
+  }
+  if (tpl_make(o, &c->tpl_pending) != 0)
     goto out;
   rc = 0;
 out:
-  (void)sc;
   json_decref(o);
+  return rc;
+}
+
+static int render_run(struct rctx *c, struct gs_run *run) {
+  struct tvar v[128] = {{0}};
+  char id[32], number[32], attempt[16], prev[512], concl[64];
+  char *head_text = NULL;
+  int rc = -1;
+
+  snprintf(id, sizeof(id), "%llu", (unsigned long long)run->id);
+  snprintf(number, sizeof(number), "%llu",
+           (unsigned long long)(run->id % 100000));
+  snprintf(attempt, sizeof(attempt), "%u", run->run_attempt);
+  v['I'] = (struct tvar){id, true};
+  v['R'] = (struct tvar){run->repo->full_name, false};
+  v['N'] = (struct tvar){run->name, false};
+  v['B'] = (struct tvar){run->head_branch, false};
+  v['S'] = (struct tvar){run->head_sha, false};
+  v['P'] = (struct tvar){run->path, false};
+  v['U'] = (struct tvar){number, true};
+  v['E'] = (struct tvar){run->event, false};
+  v['T'] = (struct tvar){run->status, false};
+  v['C'] = (struct tvar){run->conclusion, false};
+  v['A'] = (struct tvar){attempt, true};
+  (void)concl;
+  if (run->run_attempt > 1) {
+    snprintf(prev, sizeof(prev), "%s/repos/%s/actions/runs/%s/attempts/%u",
+             c->base, run->repo->full_name, id, run->run_attempt - 1);
+    v['V'] = (struct tvar){prev, false};
+  }
+  v['a'] = (struct tvar){user_text(c, run->actor), true};
+  v['t'] = (struct tvar){user_text(c, run->triggering_actor), true};
+  v['r'] = (struct tvar){run->repo->text, true};
+  if (strcmp(run->head_repository, run->repo->full_name) == 0) {
+    v['h'] = v['r'];
+  } else {
+    json_t *head = repo_json(c, fake_id(run->head_repository),
+                             run->head_repository, false, false);
+    head_text = head != NULL
+                    ? json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER)
+                    : NULL;
+    json_decref(head);
+    if (head_text == NULL)
+      goto out;
+    v['h'] = (struct tvar){head_text, true};
+  }
+  if (v['a'].s == NULL || v['t'].s == NULL || v['r'].s == NULL)
+    goto out;
+  run->body = tpl_fill(c->tpl_run, v, &run->len);
+  rc = run->body != NULL ? 0 : -1;
+out:
+  free(head_text);
   return rc;
 }
 
 static int render_job(struct rctx *c, struct gs_job *job) {
-  json_t *o = json_deep_copy(c->job);
-  char runid[32], jobid[32];
-  const char *pairs[] = {"https://api.github.com",
-                         c->base,
-                         "octo-org/octo-repo",
-                         job->run->repo->full_name,
-                         "29679449",
-                         runid,
-                         "399444496",
-                         jobid};
+  struct tvar v[128] = {{0}};
+  char runid[32], jobid[32], attempt[16], html[512];
   bool done = strcmp(job->status, "completed") == 0;
-  int rc = -1;
 
   snprintf(runid, sizeof(runid), "%llu", (unsigned long long)job->run->id);
   snprintf(jobid, sizeof(jobid), "%llu", (unsigned long long)job->id);
-  if (o == NULL || rewrite(o, pairs, 4) != 0)
-    goto out;
-  json_object_set_new(o, "id", json_integer((json_int_t)job->id));
-  json_object_set_new(o, "run_id", json_integer((json_int_t)job->run->id));
-  json_object_set_new(o, "head_sha", json_string(job->head_sha));
-  json_object_set_new(o, "status", json_string(job->status));
-  json_object_set_new(o, "conclusion", str_or_null(job->conclusion));
-  json_object_set_new(o, "name", json_string(job->name));
-  json_object_set_new(o, "run_attempt",
-                      json_integer((json_int_t)job->run_attempt));
-  json_object_set_new(o, "workflow_name", json_string(job->run->name));
-  json_object_set_new(o, "head_branch", json_string(job->run->head_branch));
+  snprintf(attempt, sizeof(attempt), "%u", job->run_attempt);
   /* GitHub's html_url for a job is .../actions/runs/{run}/job/{job}. */
-  {
-    char html[512];
-    snprintf(html, sizeof(html), "https://github.com/%s/actions/runs/%s/job/%s",
-             job->run->repo->full_name, runid, jobid);
-    json_object_set_new(o, "html_url", json_string(html));
-  }
-  if (!done) {
-    json_object_set_new(o, "completed_at", json_null());
-    json_object_set_new(o, "steps", json_array());
-  }
-  job->body = dump(o, &job->len);
-  rc = job->body != NULL ? 0 : -1;
-out:
-  json_decref(o);
-  return rc;
+  snprintf(html, sizeof(html), "https://github.com/%s/actions/runs/%s/job/%s",
+           job->run->repo->full_name, runid, jobid);
+  v['J'] = (struct tvar){jobid, true};
+  v['I'] = (struct tvar){runid, true};
+  v['R'] = (struct tvar){job->run->repo->full_name, false};
+  v['S'] = (struct tvar){job->head_sha, false};
+  v['T'] = (struct tvar){job->status, false};
+  v['C'] = (struct tvar){job->conclusion, false};
+  v['N'] = (struct tvar){job->name, false};
+  v['A'] = (struct tvar){attempt, true};
+  v['W'] = (struct tvar){job->run->name, false};
+  v['B'] = (struct tvar){job->run->head_branch, false};
+  v['H'] = (struct tvar){html, false};
+  v['X'] = done ? (struct tvar){"\"2020-01-20T17:44:39Z\"", true}
+                : (struct tvar){"null", true};
+  v['Q'] = (struct tvar){done ? c->steps_text : "[]", true};
+  job->body = tpl_fill(c->tpl_job, v, &job->len);
+  return job->body != NULL ? 0 : -1;
 }
 
 static int
 render_pending(struct rctx *c, struct gs_run *run, struct gs_pending *p) {
-  json_t *o = json_deep_copy(c->pending);
-  json_t *env;
-  char url[512];
-  int rc = -1;
+  struct tvar v[128] = {{0}};
+  char id[32];
 
-  if (o == NULL)
-    goto out;
-  env = json_object_get(o, "environment");
-  json_object_set_new(env, "id", json_integer((json_int_t)p->env_id));
-  json_object_set_new(env, "name", json_string(p->environment));
-  snprintf(url, sizeof(url), "%s/repos/%s/environments/%s", c->base,
-           run->repo->full_name, p->environment);
-  json_object_set_new(env, "url", json_string(url));
-  snprintf(url, sizeof(url),
-           "https://github.com/%s/deployments/activity_log?environments_"
-           "filter=%s",
-           run->repo->full_name, p->environment);
-  json_object_set_new(env, "html_url", json_string(url));
-  json_object_set_new(o, "wait_timer", json_integer(0));
-  json_object_set_new(o, "current_user_can_approve", json_false());
-  json_object_set_new(o, "reviewers", json_array());
-  p->body = dump(o, &p->len);
-  rc = p->body != NULL ? 0 : -1;
-out:
-  json_decref(o);
-  return rc;
+  snprintf(id, sizeof(id), "%llu", (unsigned long long)p->env_id);
+  v['I'] = (struct tvar){id, true};
+  v['R'] = (struct tvar){run->repo->full_name, false};
+  v['E'] = (struct tvar){p->environment, false};
+  p->body = tpl_fill(c->tpl_pending, v, &p->len);
+  return p->body != NULL ? 0 : -1;
 }
 
 static int render_approvals(struct rctx *c, struct gs_run *run) {
-  json_t *arr = json_array();
+  json_t *arr;
   int rc = -1;
 
+  if (run->napprovals == 0) {
+    run->approvals_body = strdup("[]");
+    run->approvals_len = 2;
+    return run->approvals_body != NULL ? 0 : -1;
+  }
+  arr = json_array();
   if (arr == NULL)
     return -1;
   for (size_t i = 0; i < run->napprovals; i++) {
@@ -379,77 +599,41 @@ out:
 }
 
 static int render_dep(struct rctx *c, struct gs_deployment *d) {
-  json_t *o = json_deep_copy(c->dep);
-  char depid[40];
-  const char *pairs[] = {"https://api.github.com", c->base,
-                         "octocat/example",        d->repo->full_name,
-                         "deployments/1",          depid};
+  struct tvar v[128] = {{0}};
+  char id[32], ts[32];
   int64_t base_s = 1700000000 + (int64_t)(d->id % 10000000);
-  char ts[32];
-  int rc = -1;
 
-  snprintf(depid, sizeof(depid), "deployments/%llu", (unsigned long long)d->id);
-  if (o == NULL || rewrite(o, pairs, 3) != 0)
-    goto out;
-  json_object_set_new(o, "id", json_integer((json_int_t)d->id));
-  json_object_set_new(o, "sha", json_string(d->sha));
-  json_object_set_new(o, "ref", json_string(d->ref));
-  json_object_set_new(o, "task", json_string(d->task));
-  json_object_set_new(o, "original_environment", json_string(d->environment));
-  json_object_set_new(o, "environment", json_string(d->environment));
-  json_object_set_new(o, "description", json_null());
-  json_object_set_new(o, "creator", user_json(c, d->creator));
+  snprintf(id, sizeof(id), "%llu", (unsigned long long)d->id);
   gs_fmt_iso(base_s, ts, sizeof(ts));
-  json_object_set_new(o, "created_at", json_string(ts));
-  json_object_set_new(o, "updated_at", json_string(ts));
-  json_object_set_new(o, "production_environment", json_false());
-  d->body = dump(o, &d->len);
+  v['D'] = (struct tvar){id, true};
+  v['R'] = (struct tvar){d->repo->full_name, false};
+  v['S'] = (struct tvar){d->sha, false};
+  v['F'] = (struct tvar){d->ref, false};
+  v['K'] = (struct tvar){d->task, false};
+  v['E'] = (struct tvar){d->environment, false};
+  v['c'] = (struct tvar){user_text(c, d->creator), true};
+  v['Z'] = (struct tvar){ts, false};
+  if (v['c'].s == NULL)
+    return -1;
+  d->body = tpl_fill(c->tpl_dep, v, &d->len);
   if (d->body == NULL)
-    goto out;
+    return -1;
   for (size_t k = 0; k < d->nstatuses; k++) {
     struct gs_status *st = &d->statuses[k];
-    json_t *s = json_deep_copy(c->status);
-    char sid[64];
-    const char *spairs[] = {"https://api.github.com",
-                            c->base,
-                            "octocat/example",
-                            d->repo->full_name,
-                            "deployments/42",
-                            depid,
-                            "statuses/1",
-                            sid};
-    snprintf(sid, sizeof(sid), "statuses/%llu",
+    char sid[32];
+    snprintf(sid, sizeof(sid), "%llu",
              (unsigned long long)(d->id * 100 + k + 1));
-    if (s == NULL)
-      goto out;
-    if (rewrite(s, spairs, 4) != 0) {
-      json_decref(s);
-      goto out;
-    }
-    json_object_set_new(s, "id",
-                        json_integer((json_int_t)(d->id * 100 + k + 1)));
-    json_object_set_new(s, "state", json_string(st->state));
-    json_object_set_new(s, "description", json_string(st->description));
-    json_object_set_new(s, "environment", json_string(d->environment));
-    json_object_set_new(
-        s, "target_url",
-        json_string(st->target_url != NULL ? st->target_url : ""));
-    json_object_set_new(s, "log_url",
-                        json_string(st->log_url != NULL ? st->log_url : ""));
-    json_object_set_new(s, "environment_url", json_string(""));
-    json_object_set_new(s, "creator", user_json(c, d->creator));
     gs_fmt_iso(base_s + (int64_t)k + 1, ts, sizeof(ts));
-    json_object_set_new(s, "created_at", json_string(ts));
-    json_object_set_new(s, "updated_at", json_string(ts));
-    st->body = dump(s, &st->len);
-    json_decref(s);
+    v['K'] = (struct tvar){sid, true};
+    v['T'] = (struct tvar){st->state, false};
+    v['X'] = (struct tvar){st->description, false};
+    v['G'] = (struct tvar){st->target_url != NULL ? st->target_url : "", false};
+    v['L'] = (struct tvar){st->log_url != NULL ? st->log_url : "", false};
+    st->body = tpl_fill(c->tpl_status, v, &st->len);
     if (st->body == NULL)
-      goto out;
+      return -1;
   }
-  rc = 0;
-out:
-  json_decref(o);
-  return rc;
+  return 0;
 }
 
 static const char *delivery_status(int code, char *buf, size_t cap) {
@@ -572,24 +756,43 @@ int gs_render_all(struct gs_scenario *sc,
   c.pending = json_array_get(pend, 0);
   c.dep = json_array_get(deps, 0);
   c.status = json_array_get(sts, 0);
-  c.user = json_object_get(c.run, "actor");
+  c.user = json_incref(json_object_get(c.run, "actor"));
+  c.min_repo = json_incref(json_object_get(c.run, "repository"));
+  c.steps = json_incref(json_object_get(c.job, "steps"));
+  c.user_list = json_array();
   if (c.run == NULL || c.job == NULL || c.token_repo == NULL ||
       c.approval == NULL || c.pending == NULL || c.dep == NULL ||
-      c.status == NULL || c.user == NULL) {
+      c.status == NULL || c.user == NULL || c.min_repo == NULL ||
+      c.steps == NULL || c.user_list == NULL) {
     snprintf(err, errlen, "embedded templates are missing or malformed");
     goto out;
   }
   snprintf(err, errlen, "out of memory rendering the scenario");
+  {
+    /* API URLs point at the simulator; done once on the templates. */
+    const char *base[] = {"https://api.github.com", base_url};
+    if (rewrite(c.run, base, 1) != 0 || rewrite(c.job, base, 1) != 0 ||
+        rewrite(c.user, base, 1) != 0 || rewrite(c.min_repo, base, 1) != 0 ||
+        rewrite(c.token_repo, base, 1) != 0 || rewrite(c.dep, base, 1) != 0 ||
+        rewrite(c.status, base, 1) != 0 || rewrite(c.approval, base, 1) != 0)
+      goto out;
+  }
+  c.steps_text = json_dumps(c.steps, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  if (c.steps_text == NULL || make_templates(&c) != 0)
+    goto out;
   for (size_t i = 0; i < sc->nrepos; i++) {
     struct gs_repo *r = sc->repos[i];
     r->json = repo_json(&c, r->id, r->full_name, r->private_repo, false);
     r->json_full = repo_json(&c, r->id, r->full_name, r->private_repo, true);
     if (r->json == NULL || r->json_full == NULL)
       goto out;
+    r->text = json_dumps(r->json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (r->text == NULL)
+      goto out;
   }
   for (size_t i = 0; i < sc->nruns; i++) {
     struct gs_run *run = sc->runs[i];
-    if (render_run(&c, sc, run) != 0 || render_approvals(&c, run) != 0)
+    if (render_run(&c, run) != 0 || render_approvals(&c, run) != 0)
       goto out;
     for (size_t k = 0; k < run->npending; k++)
       if (render_pending(&c, run, &run->pending[k]) != 0)
@@ -606,6 +809,18 @@ int gs_render_all(struct gs_scenario *sc,
   err[0] = '\0';
   rc = 0;
 out:
+  gs_map_free(&c.users);
+  gs_map_free(&c.user_texts);
+  free(c.tpl_run);
+  free(c.tpl_job);
+  free(c.tpl_dep);
+  free(c.tpl_status);
+  free(c.tpl_pending);
+  free(c.steps_text);
+  json_decref(c.user_list);
+  json_decref(c.user);
+  json_decref(c.min_repo);
+  json_decref(c.steps);
   json_decref(c.run);
   json_decref(c.job);
   json_decref(tok);

@@ -1270,6 +1270,7 @@ void gs_scenario_free(struct gs_scenario *sc) {
     free(r->full_name);
     json_decref(r->json);
     json_decref(r->json_full);
+    free(r->text);
     free(r->deps);
     free(r);
   }

@@ -70,18 +70,24 @@ void gs_buf_addf(struct gs_buf *b, const char *fmt, ...) {
 }
 
 void gs_buf_add_jstr(struct gs_buf *b, const char *s) {
+  const char *run = s;
+
   gs_buf_add(b, "\"", 1);
+  /* Copy runs of plain characters at once; escape the rest. */
   for (; *s != '\0'; s++) {
     unsigned char c = (unsigned char)*s;
+    if (c != '"' && c != '\\' && c >= 0x20)
+      continue;
+    gs_buf_add(b, run, (size_t)(s - run));
     if (c == '"' || c == '\\') {
       char esc[2] = {'\\', (char)c};
       gs_buf_add(b, esc, 2);
-    } else if (c < 0x20) {
-      gs_buf_addf(b, "\\u%04x", c);
     } else {
-      gs_buf_add(b, (const char *)&c, 1);
+      gs_buf_addf(b, "\\u%04x", c);
     }
+    run = s + 1;
   }
+  gs_buf_add(b, run, (size_t)(s - run));
   gs_buf_add(b, "\"", 1);
 }
 
