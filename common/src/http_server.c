@@ -546,6 +546,7 @@ int eg_http_respond(eg_http_req_t *req,
                     const char *body,
                     size_t len) {
   struct MHD_Response *resp;
+  struct MHD_Connection *conn;
   bool resume;
 
   if (req == NULL)
@@ -568,14 +569,19 @@ int eg_http_respond(eg_http_req_t *req,
   req->answer_status = status;
   resume = req->state == REQ_SUSPENDED;
   req->state = REQ_ANSWERED;
-  if (resume)
-    MHD_resume_connection(req->conn);
+  conn = req->conn;
   pthread_mutex_unlock(&req->lock);
+  /* Resume only after unlocking: once resumed, a server thread may send
+   * the answer and free req (and its lock) at any moment. While suspended
+   * the connection cannot complete, so req is still alive until here. */
+  if (resume)
+    MHD_resume_connection(conn);
   return resp != NULL ? EG_OK : EG_ENOMEM;
 }
 
 int eg_http_req_abort(eg_http_req_t *req) {
   const union MHD_ConnectionInfo *ci;
+  struct MHD_Connection *conn;
   bool resume;
 
   if (req == NULL)
@@ -595,9 +601,10 @@ int eg_http_req_abort(eg_http_req_t *req) {
   req->answer = NULL;
   resume = req->state == REQ_SUSPENDED;
   req->state = REQ_ANSWERED;
-  if (resume)
-    MHD_resume_connection(req->conn);
+  conn = req->conn;
   pthread_mutex_unlock(&req->lock);
+  if (resume)
+    MHD_resume_connection(conn); /* as in eg_http_respond: after unlock */
   return EG_OK;
 }
 
