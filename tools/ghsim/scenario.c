@@ -1004,8 +1004,9 @@ static int finalize(struct ld *l) {
   struct gs_scenario *sc = l->sc;
 
   for (size_t i = 0; i < sc->nruns; i++)
-    qsort(sc->runs[i]->jobs, sc->runs[i]->njobs, sizeof(struct gs_job *),
-          cmp_job);
+    if (sc->runs[i]->njobs > 1)
+      qsort(sc->runs[i]->jobs, sc->runs[i]->njobs, sizeof(struct gs_job *),
+            cmp_job);
   for (size_t i = 0; i < sc->ndeps; i++)
     sc->deps[i]->repo->ndeps++;
   for (size_t i = 0; i < sc->nrepos; i++) {
@@ -1024,8 +1025,9 @@ static int finalize(struct ld *l) {
     r->deps[r->ndeps++] = sc->deps[i];
   }
   for (size_t i = 0; i < sc->nrepos; i++)
-    qsort(sc->repos[i]->deps, sc->repos[i]->ndeps,
-          sizeof(struct gs_deployment *), cmp_dep_desc);
+    if (sc->repos[i]->ndeps > 1)
+      qsort(sc->repos[i]->deps, sc->repos[i]->ndeps,
+            sizeof(struct gs_deployment *), cmp_dep_desc);
   return 0;
 }
 
