@@ -110,6 +110,10 @@ static void problem(struct loader *ld, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);
+  /* Values are echoed: keep the report one line whatever they hold. */
+  for (char *p = line; *p != '\0'; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7F)
+      *p = '?';
   ld->problems++;
   if (ld->report != NULL)
     ld->report(line, ld->report_ud);

@@ -11,8 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LINE_MAX_LEN   8192
-#define VALUE_MAX_LEN  2048
+/* PIPE_BUF: writes up to this size are atomic on a pipe, so lines from
+ * several threads never interleave. */
+#define LINE_MAX_LEN   4096
+#define VALUE_MAX_LEN  1024
 #define MAX_SECRETS    16
 #define MIN_SECRET_LEN 4
 #define MAX_SECRET_LEN 1024
@@ -27,17 +29,23 @@ static struct {
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
-/* A bounded writer: once full it drops further text, keeping room to close
- * the line so that every line stays valid JSON. */
+/* A bounded writer. Each put() is all or nothing and the first one that does
+ * not fit stops the line, so an escape or UTF-8 sequence is never cut in
+ * two; room is kept to close a cut string and the line. */
 struct line {
   char buf[LINE_MAX_LEN];
   size_t len;
-  size_t cap; /* LINE_MAX_LEN minus the room kept for the closing "}\n" */
+  size_t cap; /* LINE_MAX_LEN minus the room kept for the closing "\"}\n" */
+  bool full;
 };
 
 static void put(struct line *ln, const char *s, size_t n) {
-  if (n > ln->cap - ln->len)
-    n = ln->cap - ln->len;
+  if (ln->full)
+    return;
+  if (n > ln->cap - ln->len) {
+    ln->full = true;
+    return;
+  }
   memcpy(ln->buf + ln->len, s, n);
   ln->len += n;
 }
@@ -46,10 +54,13 @@ static void puts_raw(struct line *ln, const char *s) {
   put(ln, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid.
+ * Overlong forms, surrogates and code points above U+10FFFF are invalid:
+ * strict JSON parsers reject them. */
 static size_t utf8_len(const unsigned char *s, size_t avail) {
   size_t n;
   unsigned char c = s[0];
+  unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
 
   if (c < 0x80)
     return 1;
@@ -61,27 +72,53 @@ static size_t utf8_len(const unsigned char *s, size_t avail) {
     n = 4;
   else
     return 0;
-  if (n > avail)
+  if (c == 0xE0)
+    lo = 0xA0;
+  else if (c == 0xED)
+    hi = 0x9F;
+  else if (c == 0xF0)
+    lo = 0x90;
+  else if (c == 0xF4)
+    hi = 0x8F;
+  if (n > avail || s[1] < lo || s[1] > hi)
     return 0;
-  for (size_t i = 1; i < n; i++)
+  for (size_t i = 2; i < n; i++)
     if ((s[i] & 0xC0) != 0x80)
       return 0;
   return n;
 }
 
-/* Writes s as a JSON string body: escapes quotes, backslashes and control
- * bytes, and replaces invalid UTF-8 so the line always parses. */
-static void put_escaped(struct line *ln, const char *s, size_t n) {
+/* Length of the registered secret that starts at s (avail bytes), or 0. */
+static size_t secret_at(const char *s, size_t avail) {
+  for (size_t k = 0; k < logger.nsecrets; k++) {
+    const char *sec = logger.secrets[k];
+    size_t slen = strlen(sec);
+
+    if (slen <= avail && s[0] == sec[0] && memcmp(s, sec, slen) == 0)
+      return slen;
+  }
+  return 0;
+}
+
+/* Writes the first n bytes of s (whose full length is avail) as a JSON
+ * string body: escapes quotes, backslashes and control bytes, and replaces
+ * invalid UTF-8 so the line always parses. Secrets are replaced before
+ * escaping, so they are found whatever characters they hold, even when they
+ * straddle the VALUE_MAX_LEN cut. */
+static void
+put_escaped(struct line *ln, const char *s, size_t n, size_t avail) {
+  static const char marker[] = "[REDACTED]";
   const unsigned char *p = (const unsigned char *)s;
   char esc[8];
 
-  if (n > VALUE_MAX_LEN)
-    n = VALUE_MAX_LEN;
-  for (size_t i = 0; i < n;) {
+  for (size_t i = 0; i < n && !ln->full;) {
     unsigned char c = p[i];
     size_t seq;
 
-    if (c == '"' || c == '\\') {
+    if (logger.nsecrets > 0 && (seq = secret_at(s + i, avail - i)) > 0) {
+      put(ln, marker, sizeof(marker) - 1);
+      i += seq;
+    } else if (c == '"' || c == '\\') {
       esc[0] = '\\';
       esc[1] = (char)c;
       put(ln, esc, 2);
@@ -103,10 +140,23 @@ static void put_escaped(struct line *ln, const char *s, size_t n) {
   }
 }
 
-static void put_string(struct line *ln, const char *s) {
+/* Writes s as a JSON string (at most VALUE_MAX_LEN bytes of it). When the
+ * line fills up after the opening quote, the string is closed in the kept
+ * room. @returns false when the line is full (the opening quote too may
+ * have been refused: the caller checks ln->len). */
+static bool put_string(struct line *ln, const char *s) {
+  size_t avail = strlen(s);
+
   put(ln, "\"", 1);
-  put_escaped(ln, s, strlen(s));
+  if (ln->full)
+    return false;
+  put_escaped(ln, s, avail < VALUE_MAX_LEN ? avail : VALUE_MAX_LEN, avail);
   put(ln, "\"", 1);
+  if (ln->full) {
+    ln->buf[ln->len++] = '"';
+    return false;
+  }
+  return true;
 }
 
 static void put_timestamp(struct line *ln) {
@@ -122,61 +172,60 @@ static void put_timestamp(struct line *ln) {
   puts_raw(ln, out);
 }
 
-static void put_field(struct line *ln, const eg_log_field_t *f) {
+/* A number is written as text; one that holds a secret becomes a string. */
+static void put_number(struct line *ln, const char *num) {
+  for (size_t i = 0; num[i] != '\0'; i++) {
+    if (secret_at(num + i, strlen(num + i)) > 0) {
+      puts_raw(ln, "\"[REDACTED]\"");
+      return;
+    }
+  }
+  puts_raw(ln, num);
+}
+
+/* Writes one field. @returns false when the line is full: the field is then
+ * dropped whole, unless the cut falls inside its string value, which is
+ * kept, cut short and closed. */
+static bool put_field(struct line *ln, const eg_log_field_t *f) {
+  size_t start = ln->len;
+  size_t value_start;
   char num[64];
 
   put(ln, ",", 1);
   put_string(ln, f->key != NULL ? f->key : "?");
   put(ln, ":", 1);
-  switch (f->type) {
-  case EG_LOG_FIELD_STR:
-    if (f->s == NULL)
-      puts_raw(ln, "null");
-    else
-      put_string(ln, f->s);
-    break;
-  case EG_LOG_FIELD_INT:
-    snprintf(num, sizeof(num), "%lld", f->i);
-    puts_raw(ln, num);
-    break;
-  case EG_LOG_FIELD_DBL:
-    /* JSON has no NaN or infinity. */
-    if (f->d != f->d || f->d > 1e300 || f->d < -1e300)
-      puts_raw(ln, "null");
-    else {
-      snprintf(num, sizeof(num), "%.6g", f->d);
-      puts_raw(ln, num);
-    }
-    break;
-  case EG_LOG_FIELD_BOOL:
-    puts_raw(ln, f->i ? "true" : "false");
-    break;
-  }
-}
-
-/* Replaces every registered secret in the finished line with a marker cut to
- * at most the secret's length, so redaction never grows the line. */
-static void redact(struct line *ln) {
-  static const char marker[] = "[REDACTED]";
-
-  for (size_t k = 0; k < logger.nsecrets; k++) {
-    const char *sec = logger.secrets[k];
-    size_t slen = strlen(sec);
-    size_t pos = 0;
-
-    while (pos + slen <= ln->len) {
-      char *hit = memmem(ln->buf + pos, ln->len - pos, sec, slen);
-      size_t mlen;
-
-      if (hit == NULL)
-        break;
-      mlen = slen < sizeof(marker) - 1 ? slen : sizeof(marker) - 1;
-      memcpy(hit, marker, mlen);
-      memmove(hit + mlen, hit + slen, ln->len - (size_t)(hit - ln->buf) - slen);
-      ln->len -= slen - mlen;
-      pos = (size_t)(hit - ln->buf) + mlen;
+  value_start = ln->len;
+  if (!ln->full) {
+    switch (f->type) {
+    case EG_LOG_FIELD_STR:
+      if (f->s == NULL)
+        puts_raw(ln, "null");
+      else if (!put_string(ln, f->s) && ln->len > value_start)
+        return false;
+      break;
+    case EG_LOG_FIELD_INT:
+      snprintf(num, sizeof(num), "%lld", f->i);
+      put_number(ln, num);
+      break;
+    case EG_LOG_FIELD_DBL:
+      /* JSON has no NaN or infinity. */
+      if (f->d != f->d || f->d > 1e300 || f->d < -1e300)
+        puts_raw(ln, "null");
+      else {
+        snprintf(num, sizeof(num), "%.6g", f->d);
+        put_number(ln, num);
+      }
+      break;
+    case EG_LOG_FIELD_BOOL:
+      puts_raw(ln, f->i ? "true" : "false");
+      break;
     }
   }
+  if (ln->full) {
+    ln->len = start;
+    return false;
+  }
+  return true;
 }
 
 void eg_log_emit(eg_log_level_t level,
@@ -191,6 +240,7 @@ void eg_log_emit(eg_log_level_t level,
     level = EG_LOG_ERROR;
   ln.len = 0;
   ln.cap = LINE_MAX_LEN - 3;
+  ln.full = false;
   puts_raw(&ln, "{\"ts\":\"");
   put_timestamp(&ln);
   puts_raw(&ln, "\",\"level\":\"");
@@ -198,26 +248,14 @@ void eg_log_emit(eg_log_level_t level,
   puts_raw(&ln, "\",\"svc\":");
   put_string(&ln, logger.svc);
   puts_raw(&ln, ",\"msg\":");
-  put_string(&ln, msg != NULL ? msg : "");
-  for (size_t i = 0; i < nfields; i++)
-    put_field(&ln, &fields[i]);
-  /* A line cut short may end inside a string; close it so it still parses. */
-  if (ln.len == ln.cap) {
-    size_t q = 0;
-    for (size_t i = 0; i < ln.len; i++) {
-      if (ln.buf[i] == '\\')
-        i++;
-      else if (ln.buf[i] == '"')
-        q++;
-    }
-    while (ln.len > 0 && ln.buf[ln.len - 1] == '\\')
-      ln.len--;
-    ln.cap = LINE_MAX_LEN;
-    if (q % 2 == 1)
-      put(&ln, "\"", 1);
+  /* The head above always fits, so a cut msg is closed by put_string. */
+  if (put_string(&ln, msg != NULL ? msg : "")) {
+    for (size_t i = 0; i < nfields; i++)
+      if (!put_field(&ln, &fields[i]))
+        break;
   }
   ln.cap = LINE_MAX_LEN;
-  redact(&ln);
+  ln.full = false;
   put(&ln, "}\n", 2);
   while (off < ln.len) {
     w = write(logger.fd, ln.buf + off, ln.len - off);

@@ -141,8 +141,15 @@ int eg_parse_base_url(const char *url, char *errbuf, size_t errbuf_len) {
   /* Strip a port and IPv6 brackets to look at the host itself. */
   if (host[0] == '[') {
     char *close = strchr(host, ']');
+    uint64_t port;
     if (close == NULL) {
       eg__seterr(errbuf, errbuf_len, "has an unterminated IPv6 host");
+      return EG_EINVAL;
+    }
+    if (close[1] != '\0' &&
+        (close[1] != ':' ||
+         eg_parse_u64(close + 2, 1, 65535, &port) != EG_OK)) {
+      eg__seterr(errbuf, errbuf_len, "has an invalid port");
       return EG_EINVAL;
     }
     *close = '\0';

@@ -49,7 +49,8 @@ void eg_metrics_free(eg_metrics_t *reg);
  * the first bucket whose bound satisfies v <= bound.
  * Thread-safe. *out stays valid until eg_metrics_free(reg).
  * @returns EG_OK, EG_EINVAL (a bad name, label or bound; errbuf says which),
- * EG_EEXIST (name already in reg), EG_ENOMEM. */
+ * EG_EEXIST (name already in reg, or one the registry writes itself:
+ * process_* above and envgate_metrics_series_dropped_total), EG_ENOMEM. */
 int eg_metrics_counter(eg_metrics_t *reg,
                        const char *name,
                        const char *help,
