@@ -53,8 +53,8 @@ RUN apt-get update \
 
 # A fixed, unprivileged uid/gid, so that secret files on the host can be
 # made readable to it (secrets/README.md): root:10001, mode 0640.
-RUN groupadd --system --gid 10001 envgate \
- && useradd --system --no-log-init --uid 10001 --gid 10001 \
+RUN groupadd --gid 10001 envgate \
+ && useradd --no-log-init --uid 10001 --gid 10001 \
       --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin envgate
 
 COPY --from=build /out/ /usr/local/bin/
