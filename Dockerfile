@@ -6,6 +6,8 @@
 # baked into the image.
 #
 #   docker build -t envgate .
+# Without a Docker engine, tools/check-dockerfile.sh builds and checks it in
+# debootstrap chroots.
 
 # ---- build stage: compilers and -dev packages, never shipped ----
 FROM debian:bookworm-slim AS build
