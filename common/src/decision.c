@@ -26,7 +26,7 @@ struct err {
 };
 
 struct call {
-  eg_gh_call_kind_t kind;
+  eg_decision_call_kind_t kind;
   char *path;
   bool issued;
   bool answered;
@@ -81,7 +81,7 @@ struct eg_decision_s {
 
   eg_decision_state_t state;
   struct err fail;
-  eg_gh_call_kind_t fail_call;
+  eg_decision_call_kind_t fail_call;
   char comment[TEXT_MAX];
 
   struct call *calls;
@@ -243,7 +243,7 @@ static void reject(eg_decision_t *d, const char *check, const char *comment) {
 }
 
 static void
-fail(eg_decision_t *d, const struct err *e, eg_gh_call_kind_t kind) {
+fail(eg_decision_t *d, const struct err *e, eg_decision_call_kind_t kind) {
   d->state = EG_DECISION_FAILED;
   d->fail = *e;
   d->fail_call = kind;
@@ -270,7 +270,7 @@ static void set_err(struct err *e,
   va_end(ap);
 }
 
-static void oom(eg_decision_t *d, eg_gh_call_kind_t kind) {
+static void oom(eg_decision_t *d, eg_decision_call_kind_t kind) {
   struct err e;
 
   set_err(&e, EG_DECISION_FAIL_TRANSIENT, 0, "out of memory");
@@ -306,8 +306,8 @@ static void status_err(struct err *e,
   if (status == 0 || status >= 500 || status == 429 || status == 408 ||
       status == 401)
     cls = EG_DECISION_FAIL_TRANSIENT;
-  else if (status == 403 &&
-           ((flags & EG_GH_RESP_RATE_LIMITED) || says_rate_limit(body, len)))
+  else if (status == 403 && ((flags & EG_DECISION_RESP_RATE_LIMITED) ||
+                             says_rate_limit(body, len)))
     cls = EG_DECISION_FAIL_TRANSIENT;
   if (status == 0)
     set_err(e, cls, 0, "%s: no response", what);
@@ -353,7 +353,7 @@ static char *percent_encode(const char *s) {
 }
 
 static int add_call(eg_decision_t *d,
-                    eg_gh_call_kind_t kind,
+                    eg_decision_call_kind_t kind,
                     unsigned page,
                     size_t index,
                     const char *fmt,
@@ -361,7 +361,7 @@ static int add_call(eg_decision_t *d,
 
 /* Queues a call whose path is "/repos/{owner}/{repo}" + fmt. */
 static int add_call(eg_decision_t *d,
-                    eg_gh_call_kind_t kind,
+                    eg_decision_call_kind_t kind,
                     unsigned page,
                     size_t index,
                     const char *fmt,
@@ -405,14 +405,14 @@ static int add_call(eg_decision_t *d,
 
 static int ask_deployments(eg_decision_t *d, unsigned page) {
   d->dpages[page - 1].st = S_WAIT;
-  return add_call(d, EG_GH_CALL_DEPLOYMENTS, page, 0,
+  return add_call(d, EG_DECISION_CALL_DEPLOYMENTS, page, 0,
                   "/deployments?environment=%s&sha=%s&per_page=%d&page=%u",
                   d->gate_env_enc, d->ev.sha, EG_DECISION_PER_PAGE, page);
 }
 
 static int ask_jobs(eg_decision_t *d, unsigned page) {
   d->jpages[page - 1].st = S_WAIT;
-  return add_call(d, EG_GH_CALL_JOBS, page, 0,
+  return add_call(d, EG_DECISION_CALL_JOBS, page, 0,
                   "/actions/runs/%llu/jobs?filter=latest&per_page=%d&page=%u",
                   (unsigned long long)d->ev.run_id, EG_DECISION_PER_PAGE, page);
 }
@@ -535,13 +535,13 @@ int eg_decision_new(const eg_policy_rules_t *rules,
     /* Round 1: every read that does not depend on another. The gate reads
      * are speculative: if the run fails rule 3 they are ignored. */
     d->run_st = S_WAIT;
-    rc = add_call(d, EG_GH_CALL_RUN, 0, 0, "/actions/runs/%llu",
+    rc = add_call(d, EG_DECISION_CALL_RUN, 0, 0, "/actions/runs/%llu",
                   (unsigned long long)ev->run_id);
     if (rc == EG_OK)
       rc = job_mode ? ask_jobs(d, 1) : ask_deployments(d, 1);
     if (rc == EG_OK && rules->require_distinct_approver) {
       d->appr_st = S_WAIT;
-      rc = add_call(d, EG_GH_CALL_APPROVALS, 0, 0,
+      rc = add_call(d, EG_DECISION_CALL_APPROVALS, 0, 0,
                     "/actions/runs/%llu/approvals",
                     (unsigned long long)ev->run_id);
     }
@@ -563,7 +563,7 @@ struct verdict {
   char detail[TEXT_MAX];  /* PASS: the check's detail */
   bool have;              /* FAIL: a comment was remembered */
   const struct err *err;  /* ERROR */
-  eg_gh_call_kind_t kind; /* ERROR */
+  eg_decision_call_kind_t kind; /* ERROR */
 };
 
 /* Rule 3 in ost's precedence (evaluate_release_protection): head
@@ -639,7 +639,7 @@ static enum eval eval_deployments(eg_decision_t *d, struct verdict *v) {
       return EV_PENDING;
     if (pg->st == S_ERR) {
       v->err = &pg->err;
-      v->kind = EG_GH_CALL_DEPLOYMENTS;
+      v->kind = EG_DECISION_CALL_DEPLOYMENTS;
       return EV_ERROR;
     }
     for (size_t i = pg->first; i < pg->first + pg->count; i++) {
@@ -651,7 +651,7 @@ static enum eval eval_deployments(eg_decision_t *d, struct verdict *v) {
         return EV_PENDING;
       if (c->st == S_ERR) {
         v->err = &c->err;
-        v->kind = EG_GH_CALL_STATUSES;
+        v->kind = EG_DECISION_CALL_STATUSES;
         return EV_ERROR;
       }
       if (!c->has_status)
@@ -670,7 +670,7 @@ static enum eval eval_deployments(eg_decision_t *d, struct verdict *v) {
         return EV_PENDING;
       if (js->st == S_ERR) {
         v->err = &js->err;
-        v->kind = EG_GH_CALL_JOB;
+        v->kind = EG_DECISION_CALL_JOB;
         return EV_ERROR;
       }
       if (js->missing) {
@@ -731,7 +731,7 @@ static enum eval eval_jobs(eg_decision_t *d, struct verdict *v) {
       return EV_PENDING;
     if (pg->st == S_ERR) {
       v->err = &pg->err;
-      v->kind = EG_GH_CALL_JOBS;
+      v->kind = EG_DECISION_CALL_JOBS;
       return EV_ERROR;
     }
     if (pg->found) {
@@ -762,7 +762,7 @@ static enum eval eval_approver(eg_decision_t *d, struct verdict *v) {
     return EV_PENDING;
   if (d->appr_st == S_ERR) {
     v->err = &d->appr_err;
-    v->kind = EG_GH_CALL_APPROVALS;
+    v->kind = EG_DECISION_CALL_APPROVALS;
     return EV_ERROR;
   }
   if (actor == NULL) {
@@ -798,7 +798,7 @@ static void advance(eg_decision_t *d) {
   if (d->state != EG_DECISION_PENDING || d->run_st == S_WAIT)
     return;
   if (d->run_st == S_ERR) {
-    fail(d, &d->run_err, EG_GH_CALL_RUN);
+    fail(d, &d->run_err, EG_DECISION_CALL_RUN);
     return;
   }
   if (!d->run_checked) {
@@ -848,9 +848,9 @@ static void advance(eg_decision_t *d) {
 static bool more_pages(unsigned page, size_t n, unsigned flags) {
   if (page >= EG_DECISION_MAX_PAGES)
     return false;
-  if (flags & EG_GH_RESP_LINK_NEXT)
+  if (flags & EG_DECISION_RESP_LINK_NEXT)
     return true;
-  return !(flags & EG_GH_RESP_LAST_PAGE) && n >= EG_DECISION_PER_PAGE;
+  return !(flags & EG_DECISION_RESP_LAST_PAGE) && n >= EG_DECISION_PER_PAGE;
 }
 
 static int take_run(eg_decision_t *d,
@@ -964,7 +964,7 @@ static int take_deployments(eg_decision_t *d,
     memset(c, 0, sizeof(*c));
     c->id = dep->id;
     c->st = S_WAIT;
-    rc = add_call(d, EG_GH_CALL_STATUSES, 0, d->ncands,
+    rc = add_call(d, EG_DECISION_CALL_STATUSES, 0, d->ncands,
                   "/deployments/%llu/statuses?per_page=1",
                   (unsigned long long)dep->id);
     if (rc == EG_OK)
@@ -1048,7 +1048,7 @@ static int resolve_job(eg_decision_t *d, struct cand *c) {
   memset(&d->jobs[d->njobs], 0, sizeof(d->jobs[0]));
   d->jobs[d->njobs].job_id = ref->job_id;
   d->jobs[d->njobs].st = S_WAIT;
-  if (add_call(d, EG_GH_CALL_JOB, 0, d->njobs, "/actions/jobs/%llu",
+  if (add_call(d, EG_DECISION_CALL_JOB, 0, d->njobs, "/actions/jobs/%llu",
                (unsigned long long)ref->job_id) != EG_OK)
     return EG_ENOMEM;
   c->job_slot = d->njobs++;
@@ -1211,22 +1211,22 @@ int eg_decision_feed(eg_decision_t *d,
   if (d->state != EG_DECISION_PENDING)
     return EG_OK;
   switch (c->kind) {
-  case EG_GH_CALL_RUN:
+  case EG_DECISION_CALL_RUN:
     rc = take_run(d, http_status, body, len, flags);
     break;
-  case EG_GH_CALL_DEPLOYMENTS:
+  case EG_DECISION_CALL_DEPLOYMENTS:
     rc = take_deployments(d, c->page, http_status, body, len, flags);
     break;
-  case EG_GH_CALL_STATUSES:
+  case EG_DECISION_CALL_STATUSES:
     rc = take_statuses(d, c->index, http_status, body, len, flags);
     break;
-  case EG_GH_CALL_JOB:
+  case EG_DECISION_CALL_JOB:
     rc = take_job(d, c->index, http_status, body, len, flags);
     break;
-  case EG_GH_CALL_JOBS:
+  case EG_DECISION_CALL_JOBS:
     rc = take_jobs(d, c->page, http_status, body, len, flags);
     break;
-  case EG_GH_CALL_APPROVALS:
+  case EG_DECISION_CALL_APPROVALS:
     rc = take_approvals(d, http_status, body, len, flags);
     break;
   }
@@ -1239,7 +1239,8 @@ int eg_decision_feed(eg_decision_t *d,
   return EG_OK;
 }
 
-size_t eg_decision_next(eg_decision_t *d, eg_gh_call_t *calls, size_t max) {
+size_t
+eg_decision_next(eg_decision_t *d, eg_decision_call_t *calls, size_t max) {
   size_t n = 0;
 
   if (d == NULL || calls == NULL || d->state != EG_DECISION_PENDING)

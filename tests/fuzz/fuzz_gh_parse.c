@@ -86,7 +86,7 @@ static void drive(const uint8_t *data, size_t size, bool job_repo) {
   eg_event_t ev;
   eg_decision_t *d;
   eg_decision_result_t res;
-  eg_gh_call_t calls[32];
+  eg_decision_call_t calls[32];
   size_t off = 0;
 
   if (policy == NULL &&

@@ -355,7 +355,7 @@ static eg_policy_t *fx_policy(struct fx *fx) {
 static eg_decision_t *drive(struct fx *fx, const eg_policy_rules_t *rules) {
   eg_decision_t *d;
   eg_decision_result_t res;
-  eg_gh_call_t calls[MAXR];
+  eg_decision_call_t calls[MAXR];
 
   assert_int_equal(eg_decision_new(rules, &fx->ev, NULL, &d), EG_OK);
   for (int round = 0; round < 100; round++) {
@@ -668,11 +668,11 @@ static void set_job_mode_3_pages(struct fx *fx) {
 static void set_job_mode_3_pages_seq(struct fx *fx) {
   set_job_mode(fx);
   put(fx, P_JOBS "&page=1", 200, jobs_page(100, 0, -1, -1),
-      EG_GH_RESP_LINK_NEXT);
+      EG_DECISION_RESP_LINK_NEXT);
   put(fx, P_JOBS "&page=2", 200, jobs_page(100, 100, -1, -1),
-      EG_GH_RESP_LINK_NEXT);
+      EG_DECISION_RESP_LINK_NEXT);
   put(fx, P_JOBS "&page=3", 200, jobs_page(50, 200, 17, -1),
-      EG_GH_RESP_LAST_PAGE);
+      EG_DECISION_RESP_LAST_PAGE);
 }
 /* The first job of the name counts, even when another follows it. */
 static void e_second_gate_failed(json_t *page) {
@@ -778,7 +778,7 @@ static void set_run_403(struct fx *fx) {
           "{\"message\": \"Resource not accessible by integration\"}", 0);
 }
 static void set_run_403_flag(struct fx *fx) {
-  put_raw(fx, P_RUN, 403, "{}", EG_GH_RESP_RATE_LIMITED);
+  put_raw(fx, P_RUN, 403, "{}", EG_DECISION_RESP_RATE_LIMITED);
 }
 static void set_run_403_body(struct fx *fx) {
   put_raw(fx, P_RUN, 403,
@@ -875,7 +875,7 @@ static void set_deployments_2_pages(struct fx *fx) {
 /* The same, but page 1's Link header says it is the last. */
 static void set_deployments_full_last(struct fx *fx) {
   set_deployments_2_pages(fx);
-  find(fx, P_DEP1)->flags = EG_GH_RESP_LAST_PAGE;
+  find(fx, P_DEP1)->flags = EG_DECISION_RESP_LAST_PAGE;
 }
 
 static void set_override_env(struct fx *fx) {
@@ -1196,8 +1196,8 @@ static void test_approve_calls(void **state) {
   eg_policy_t *pol;
   eg_decision_t *d;
   eg_decision_result_t res;
-  eg_gh_call_t calls[8];
-  const eg_gh_call_t *c;
+  eg_decision_call_t calls[8];
+  const eg_decision_call_t *c;
   struct route *r;
   json_t *checks;
   char *text;
@@ -1210,9 +1210,9 @@ static void test_approve_calls(void **state) {
                    EG_OK);
   /* Round 1: the run and the gate deployments, together. */
   assert_int_equal(eg_decision_next(d, calls, 8), 2);
-  assert_int_equal(calls[0].kind, EG_GH_CALL_RUN);
+  assert_int_equal(calls[0].kind, EG_DECISION_CALL_RUN);
   assert_string_equal(calls[0].path, P_RUN);
-  assert_int_equal(calls[1].kind, EG_GH_CALL_DEPLOYMENTS);
+  assert_int_equal(calls[1].kind, EG_DECISION_CALL_DEPLOYMENTS);
   assert_string_equal(calls[1].path, P_DEP1);
   /* Nothing more until they are answered. */
   assert_int_equal(eg_decision_next(d, calls + 2, 8), 0);
@@ -1229,14 +1229,14 @@ static void test_approve_calls(void **state) {
   /* Round 2: the candidate's latest status. */
   assert_int_equal(eg_decision_next(d, calls, 8), 1);
   c = &calls[0];
-  assert_int_equal(c->kind, EG_GH_CALL_STATUSES);
+  assert_int_equal(c->kind, EG_DECISION_CALL_STATUSES);
   assert_string_equal(c->path, P_ST1);
   r = find(fx, c->path);
   assert_int_equal(eg_decision_feed(d, c->id, 200, r->body, strlen(r->body), 0),
                    EG_OK);
   /* Round 3: the job its URL names, by id, on the event's repository. */
   assert_int_equal(eg_decision_next(d, calls, 8), 1);
-  assert_int_equal(c->kind, EG_GH_CALL_JOB);
+  assert_int_equal(c->kind, EG_DECISION_CALL_JOB);
   assert_string_equal(c->path, P_JOB);
   r = find(fx, c->path);
   assert_int_equal(eg_decision_feed(d, c->id, 200, r->body, strlen(r->body), 0),
@@ -1293,7 +1293,7 @@ static void test_misuse(void **state) {
   const eg_policy_rules_t *rules;
   eg_decision_t *d = (eg_decision_t *)1;
   eg_decision_result_t res;
-  eg_gh_call_t calls[8];
+  eg_decision_call_t calls[8];
   eg_event_t ev;
   eg_policy_rules_t broken;
   char origin[600];
@@ -1369,7 +1369,7 @@ static void test_misuse(void **state) {
   assert_int_equal(eg_decision_feed(d, 1, 0, NULL, 0, 0), EG_OK);
   eg_decision_result(d, &res);
   assert_int_equal(res.state, EG_DECISION_FAILED);
-  assert_int_equal(res.failure_call, EG_GH_CALL_RUN);
+  assert_int_equal(res.failure_call, EG_DECISION_CALL_RUN);
   assert_int_equal(res.failure_status, 0);
   /* The outstanding call may still be fed; it is ignored. */
   assert_int_equal(eg_decision_feed(d, 2, 200, "[]", 2, 0), EG_OK);
@@ -1407,7 +1407,7 @@ static void test_paths_encoded(void **state) {
   struct fx *fx = malloc(sizeof(*fx));
   eg_policy_t *pol;
   eg_decision_t *d;
-  eg_gh_call_t calls[8];
+  eg_decision_call_t calls[8];
 
   (void)state;
   fx_init(fx);
@@ -1425,7 +1425,7 @@ static void test_paths_encoded(void **state) {
   assert_string_equal(calls[1].path,
                       PFX "/deployments?environment=gate%20%26%20r%C3%A9sum%C3"
                           "%A9%2F%3F%23%3D&sha=" SHA "&per_page=100&page=1");
-  assert_int_equal(calls[2].kind, EG_GH_CALL_APPROVALS);
+  assert_int_equal(calls[2].kind, EG_DECISION_CALL_APPROVALS);
   assert_string_equal(calls[2].path, P_APPR);
   eg_decision_free(d);
   eg_policy_free(pol);
@@ -1587,7 +1587,7 @@ static void test_out_of_memory(void **state) {
     for (long n = 0; n < 100000 && !done; n++) {
       eg_decision_t *d;
       eg_decision_result_t res;
-      eg_gh_call_t calls[16];
+      eg_decision_call_t calls[16];
       int rc;
 
       oom_hit = false;

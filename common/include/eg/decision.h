@@ -38,37 +38,37 @@
 #define EG_DECISION_PER_PAGE  100
 #define EG_DECISION_MAX_PAGES 10
 
-typedef enum eg_gh_call_kind {
-  EG_GH_CALL_RUN = 1,     /* GET .../actions/runs/{run_id} */
-  EG_GH_CALL_DEPLOYMENTS, /* GET .../deployments?environment=&sha=&... */
-  EG_GH_CALL_STATUSES,    /* GET .../deployments/{id}/statuses?per_page=1 */
-  EG_GH_CALL_JOB,         /* GET .../actions/jobs/{job_id} */
-  EG_GH_CALL_JOBS,        /* GET .../actions/runs/{run_id}/jobs?filter=... */
-  EG_GH_CALL_APPROVALS    /* GET .../actions/runs/{run_id}/approvals */
-} eg_gh_call_kind_t;
+typedef enum eg_decision_call_kind {
+  EG_DECISION_CALL_RUN = 1,     /* GET .../actions/runs/{run_id} */
+  EG_DECISION_CALL_DEPLOYMENTS, /* GET .../deployments?environment=&sha=&... */
+  EG_DECISION_CALL_STATUSES, /* GET .../deployments/{id}/statuses?per_page=1 */
+  EG_DECISION_CALL_JOB,      /* GET .../actions/jobs/{job_id} */
+  EG_DECISION_CALL_JOBS,     /* GET .../actions/runs/{run_id}/jobs?filter=... */
+  EG_DECISION_CALL_APPROVALS /* GET .../actions/runs/{run_id}/approvals */
+} eg_decision_call_kind_t;
 
 /* One GitHub request to make. */
-typedef struct eg_gh_call_s {
-  unsigned id;            /* hand back to eg_decision_feed() */
-  eg_gh_call_kind_t kind; /* for logs and metrics */
-  const char *method;     /* "GET" */
+typedef struct eg_decision_call_s {
+  unsigned id;                  /* hand back to eg_decision_feed() */
+  eg_decision_call_kind_t kind; /* for logs and metrics */
+  const char *method;           /* "GET" */
   /* Path and query relative to the API base, e.g.
    * "/repos/octo/app/actions/runs/42". Built only from the validated event
    * (owner, repo, run id, sha), the policy's gate environment
    * (percent-encoded) and numeric ids; never from a URL in a response.
    * Owned by the decision, valid until eg_decision_free(). */
   const char *path;
-} eg_gh_call_t;
+} eg_decision_call_t;
 
 /* eg_decision_feed() flags, from the response headers. */
-#define EG_GH_RESP_LINK_NEXT 0x1u /* Link has rel="next" */
+#define EG_DECISION_RESP_LINK_NEXT 0x1u /* Link has rel="next" */
 /* The Link header was looked at and has no rel="next" (or there is none):
  * a full page is then the last one. Without either LINK flag, a full page
  * means "maybe more" and the next page is asked for. */
-#define EG_GH_RESP_LAST_PAGE 0x2u
+#define EG_DECISION_RESP_LAST_PAGE 0x2u
 /* A 403/429 carried rate-limit signs (x-ratelimit-remaining: 0 or
  * Retry-After). A 403 whose body says "rate limit" counts too. */
-#define EG_GH_RESP_RATE_LIMITED 0x4u
+#define EG_DECISION_RESP_RATE_LIMITED 0x4u
 
 typedef enum eg_decision_state {
   EG_DECISION_PENDING = 0, /* needs more responses */
@@ -106,9 +106,9 @@ typedef struct eg_decision_result_s {
   const char *comment;
   /* FAILED only. */
   eg_decision_failure_t failure;
-  int failure_status;             /* HTTP status fed, 0 if none */
-  eg_gh_call_kind_t failure_call; /* which read failed */
-  const char *failure_detail;     /* one line, e.g. "workflow run: HTTP 404" */
+  int failure_status;                   /* HTTP status fed, 0 if none */
+  eg_decision_call_kind_t failure_call; /* which read failed */
+  const char *failure_detail; /* one line, e.g. "workflow run: HTTP 404" */
   const eg_decision_check_t *checks; /* the checks evaluated so far */
   size_t nchecks;
   unsigned calls;  /* calls handed out by eg_decision_next() */
@@ -135,11 +135,12 @@ int eg_decision_new(const eg_policy_rules_t *rules,
  * the decision is done, or when every call handed out still awaits its
  * response. If every handed-out call is fed before calling again, a
  * pending decision always returns at least one call. */
-size_t eg_decision_next(eg_decision_t *d, eg_gh_call_t *calls, size_t max);
+size_t
+eg_decision_next(eg_decision_t *d, eg_decision_call_t *calls, size_t max);
 
 /* Feeds the response to call call_id: http_status (0 for a transport
  * failure), the body (len bytes, need not be NUL-terminated; may be NULL
- * when len is 0) and EG_GH_RESP_* flags. Responses may come in any order;
+ * when len is 0) and EG_DECISION_RESP_* flags. Responses may come in any order;
  * a response that is no longer needed is accepted and ignored.
  * @returns EG_OK (see eg_decision_result()); EG_EINVAL (NULL d, unknown id,
  * a call not handed out or already fed); EG_ENOMEM (the decision is then

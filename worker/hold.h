@@ -1,0 +1,36 @@
+/* The GitHub rate budget of each installation, shared by the fleet: when
+ * GitHub says an installation's budget is spent (or a secondary limit was
+ * hit), every worker holds that installation's calls until it may resume
+ * (the resume time is kept in Redis), and each worker keeps its concurrent
+ * calls per installation well under GitHub's limit of 100. */
+#ifndef WRK_HOLD_H
+#define WRK_HOLD_H
+
+#include <stdint.h>
+
+#include "eg/redis.h"
+
+/* Concurrent GitHub calls one worker makes for one installation. With the
+ * default of 4 worker processes per installation's traffic, the fleet stays
+ * at 4 x 16 = 64, well under GitHub's 100. */
+#define WRK_HOLD_MAX_CONCURRENT 16
+
+typedef struct wrk_hold_s wrk_hold_t;
+
+/* redis is borrowed (NULL: this process only). @returns 0 or -1. */
+int wrk_hold_new(eg_redis_t *redis, wrk_hold_t **out);
+void wrk_hold_free(wrk_hold_t *h);
+
+/* Epoch ms until which installation's calls are held, or 0 when they may
+ * go now. Redis is asked at most once a second per installation. */
+int64_t wrk_hold_until(wrk_hold_t *h, uint64_t installation_id);
+
+/* Holds installation's calls until until_ms (epoch ms), fleet-wide. */
+void wrk_hold_set(wrk_hold_t *h, uint64_t installation_id, int64_t until_ms);
+
+/* Takes n call slots of installation, waiting while all are in use;
+ * release them with wrk_hold_release(). n is capped at the maximum. */
+void wrk_hold_acquire(wrk_hold_t *h, uint64_t installation_id, unsigned n);
+void wrk_hold_release(wrk_hold_t *h, uint64_t installation_id, unsigned n);
+
+#endif /* WRK_HOLD_H */
