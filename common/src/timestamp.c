@@ -198,6 +198,39 @@ int eg_timestamp_parse_duration(const char *s, int64_t *ms) {
   return EG_OK;
 }
 
+int eg_timestamp_format_duration(int64_t ms, char *out, size_t out_len) {
+  static const struct {
+    const char *unit;
+    int64_t ms;
+  } units[] = {
+      {"d", MS_PER_DAY}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+  size_t used = 0;
+
+  if (out == NULL || out_len == 0)
+    return EG_EINVAL;
+  out[0] = '\0';
+  if (ms < 0)
+    return EG_EINVAL;
+  if (ms == 0)
+    return snprintf(out, out_len, "0s") < (int)out_len ? EG_OK : EG_ERANGE;
+  for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+    int64_t n = ms / units[i].ms;
+    int w;
+
+    if (n == 0)
+      continue;
+    ms -= n * units[i].ms;
+    w = snprintf(out + used, out_len - used, "%lld%s", (long long)n,
+                 units[i].unit);
+    if (w < 0 || (size_t)w >= out_len - used) {
+      out[0] = '\0';
+      return EG_ERANGE;
+    }
+    used += (size_t)w;
+  }
+  return EG_OK;
+}
+
 int eg_timestamp_parse_arg(const char *s, int64_t now_ms, int64_t *ms) {
   const char *p = s;
   int64_t days, d;

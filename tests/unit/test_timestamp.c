@@ -147,6 +147,35 @@ static void test_duration(void **state) {
   assert_int_equal(eg_timestamp_parse_duration("1s", NULL), EG_EINVAL);
 }
 
+static void test_format_duration(void **state) {
+  static const struct {
+    int64_t ms;
+    const char *want;
+  } cases[] = {
+      {0, "0s"},         {250, "250ms"},
+      {900000, "15m"},   {5400000, "1h30m"},
+      {172800000, "2d"}, {90061001, "1d1h1m1s1ms"},
+      {61000, "1m1s"},   {EG_TIMESTAMP_MAX_MS, "2932896d23h59m59s999ms"},
+  };
+  char out[32];
+  int64_t back;
+
+  (void)state;
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    assert_int_equal(
+        eg_timestamp_format_duration(cases[i].ms, out, sizeof(out)), EG_OK);
+    assert_string_equal(out, cases[i].want);
+    assert_int_equal(eg_timestamp_parse_duration(out, &back), EG_OK);
+    assert_int_equal(back, cases[i].ms);
+  }
+  assert_int_equal(eg_timestamp_format_duration(-1, out, sizeof(out)),
+                   EG_EINVAL);
+  assert_int_equal(eg_timestamp_format_duration(90061001, out, 6), EG_ERANGE);
+  assert_string_equal(out, "");
+  assert_int_equal(eg_timestamp_format_duration(0, out, 2), EG_ERANGE);
+  assert_int_equal(eg_timestamp_format_duration(0, NULL, 2), EG_EINVAL);
+}
+
 static void test_arg(void **state) {
   const int64_t now = 1714566896789LL;
   int64_t ms;
@@ -182,8 +211,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_format),    cmocka_unit_test(test_parse_ok),
       cmocka_unit_test(test_parse_bad), cmocka_unit_test(test_roundtrip),
-      cmocka_unit_test(test_duration),  cmocka_unit_test(test_arg),
-      cmocka_unit_test(test_now),
+      cmocka_unit_test(test_duration),  cmocka_unit_test(test_format_duration),
+      cmocka_unit_test(test_arg),       cmocka_unit_test(test_now),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,6 +34,13 @@ int eg_timestamp_parse(const char *s, int64_t *ms);
  * @returns EG_OK with *ms set, EG_EINVAL or EG_ERANGE (*ms is then 0). */
 int eg_timestamp_parse_duration(const char *s, int64_t *ms);
 
+/* Writes a duration as eg_timestamp_parse_duration() reads it, largest
+ * units first and zero parts left out ("15m", "1h30m", "2d", "250ms"; 0 is
+ * "0s") into out (32 bytes always suffice).
+ * @returns EG_OK, EG_EINVAL (NULL out, ms < 0) or EG_ERANGE (out too small;
+ * out is then ""). */
+int eg_timestamp_format_duration(int64_t ms, char *out, size_t out_len);
+
 /* Parses a point in time given on a command line: an RFC 3339 date-time
  * (see eg_timestamp_parse), a date "YYYY-MM-DD" (midnight UTC), or a
  * duration (see eg_timestamp_parse_duration) meaning that long before
