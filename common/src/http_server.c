@@ -221,8 +221,14 @@ static const struct route *find_route(eg_http_server_t *srv,
   *path_known = false;
   for (size_t i = 0; i < srv->nroutes; i++) {
     const struct route *r = &srv->routes[i];
-    if (strcmp(r->path, path) != 0)
+    size_t plen = strlen(r->path);
+    /* A route ending in '*' matches every path with that prefix. */
+    if (plen > 0 && r->path[plen - 1] == '*') {
+      if (strncmp(r->path, path, plen - 1) != 0)
+        continue;
+    } else if (strcmp(r->path, path) != 0) {
       continue;
+    }
     *path_known = true;
     if (r->method == NULL || strcmp(r->method, method) == 0)
       return r;
@@ -540,6 +546,7 @@ int eg_http_respond(eg_http_req_t *req,
                     const char *body,
                     size_t len) {
   struct MHD_Response *resp;
+  struct MHD_Connection *conn;
   bool resume;
 
   if (req == NULL)
@@ -562,10 +569,43 @@ int eg_http_respond(eg_http_req_t *req,
   req->answer_status = status;
   resume = req->state == REQ_SUSPENDED;
   req->state = REQ_ANSWERED;
-  if (resume)
-    MHD_resume_connection(req->conn);
+  conn = req->conn;
   pthread_mutex_unlock(&req->lock);
+  /* Resume only after unlocking: once resumed, a server thread may send
+   * the answer and free req (and its lock) at any moment. While suspended
+   * the connection cannot complete, so req is still alive until here. */
+  if (resume)
+    MHD_resume_connection(conn);
   return resp != NULL ? EG_OK : EG_ENOMEM;
+}
+
+int eg_http_req_abort(eg_http_req_t *req) {
+  const union MHD_ConnectionInfo *ci;
+  struct MHD_Connection *conn;
+  bool resume;
+
+  if (req == NULL)
+    return EG_EINVAL;
+  pthread_mutex_lock(&req->lock);
+  if (req->state == REQ_ANSWERED || req->state == REQ_QUEUED) {
+    pthread_mutex_unlock(&req->lock);
+    return EG_EEXIST;
+  }
+  /* Linger 0 makes the close send an RST, as a dropped connection would. */
+  ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (ci != NULL) {
+    struct linger lg = {1, 0};
+    setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
+  /* No stored answer: queue_answer() then tells MHD to close. */
+  req->answer = NULL;
+  resume = req->state == REQ_SUSPENDED;
+  req->state = REQ_ANSWERED;
+  conn = req->conn;
+  pthread_mutex_unlock(&req->lock);
+  if (resume)
+    MHD_resume_connection(conn); /* as in eg_http_respond: after unlock */
+  return EG_OK;
 }
 
 /* Copies s into out as JSON string content, escaping what JSON requires. */

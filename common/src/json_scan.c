@@ -336,29 +336,32 @@ static void yajl_error(struct scan *s, yajl_handle h, size_t offset) {
 
 /* yajl's UTF-8 check only looks at the shape of multi-byte sequences: it
  * lets overlong forms, surrogates (ED A0..BF xx) and code points past
- * U+10FFFF through. This is the strict check (Unicode table 3-7), with an
- * 8-bytes-at-a-time skip over ASCII, the common case. Non-ASCII outside
+ * U+10FFFF through. This is the strict check (Unicode table 3-7), with a
+ * 32-bytes-at-a-time skip over ASCII, the common case. Non-ASCII outside
  * strings is a syntax error anyway, so checking the whole text is the same
  * as checking every string. Returns the offset of the first bad byte, or
  * len. */
 static size_t utf8_check(const unsigned char *s, size_t len) {
+  const uint64_t high = UINT64_C(0x8080808080808080);
   size_t i = 0;
 
   while (i < len) {
-    unsigned char c = s[i];
+    unsigned char c;
     unsigned char lo = 0x80;
     unsigned char hi = 0xbf;
     size_t need;
 
-    if (len - i >= 8) {
-      uint64_t w;
+    while (len - i >= 32) {
+      uint64_t w[4];
 
-      memcpy(&w, s + i, sizeof(w));
-      if ((w & UINT64_C(0x8080808080808080)) == 0) {
-        i += 8;
-        continue;
-      }
+      memcpy(w, s + i, sizeof(w));
+      if (((w[0] | w[1] | w[2] | w[3]) & high) != 0)
+        break;
+      i += 32;
     }
+    if (i >= len)
+      break;
+    c = s[i];
     if (c < 0x80) {
       i++;
       continue;

@@ -43,20 +43,20 @@ static bool oom_now(void) {
 }
 
 /* Arms the injector: the n-th allocation from now (0 = the next) fails. */
-static void oom_arm(long n) {
+__attribute__((unused)) static void oom_arm(long n) {
   atomic_store(&oom_hit, false);
   atomic_store(&oom_countdown, n);
 }
 
 /* Disarms it and says whether an allocation was made to fail. */
-static bool oom_disarm(void) {
+__attribute__((unused)) static bool oom_disarm(void) {
   atomic_store(&oom_countdown, -1);
   return atomic_load(&oom_hit);
 }
 
 /* True when allocations really go through this file (not under a plain
  * valgrind). */
-static bool oom_works(void) {
+__attribute__((unused)) static bool oom_works(void) {
   void *volatile p; /* keeps the compiler from folding malloc() away */
 
   oom_arm(0);
@@ -80,6 +80,32 @@ void *realloc(void *p, size_t n) {
 
 void free(void *p) {
   __libc_free(p);
+}
+/* Runs scenario with the n-th allocation failing, for n = 0, 1, ... until
+ * a run hits no failure. Each failed run must return one of the codes in
+ * ok_codes (EG_ENOMEM at least); every run must free what it built. Needs
+ * cmocka.h included before this file. */
+__attribute__((unused)) static void
+oom_run(int (*scenario)(void), const int *ok_codes, size_t n_ok) {
+  for (long n = 0;; n++) {
+    int rc;
+    bool hit;
+
+    oom_arm(n);
+    rc = scenario();
+    hit = oom_disarm();
+    if (rc != 0) {
+      bool listed = false;
+
+      for (size_t i = 0; i < n_ok; i++)
+        listed = listed || rc == ok_codes[i];
+      if (!hit || !listed)
+        fail_msg("allocation %ld failing: unexpected result %d", n, rc);
+    }
+    if (!hit)
+      break;
+    assert_true(n < 100000);
+  }
 }
 #endif
 

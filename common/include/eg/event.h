@@ -18,16 +18,16 @@
 #define EG_EVENT_API_BASE_MAX 512
 
 /* Buffer sizes of eg_event_t, NUL included. */
-#define EG_EVENT_ACTION_LEN    32   /* printable ASCII */
+#define EG_EVENT_ACTION_LEN    32   /* visible ASCII */
 #define EG_EVENT_ENV_LEN       1024 /* UTF-8, also <= 255 characters */
 #define EG_EVENT_ENV_CHARS_MAX 255  /* GitHub's limit on environment names */
-#define EG_EVENT_EVENT_LEN     64   /* printable ASCII */
+#define EG_EVENT_EVENT_LEN     64   /* visible ASCII */
 #define EG_EVENT_REF_LEN       1024 /* UTF-8 */
 #define EG_EVENT_SHA_LEN       65   /* 40 or 64 lowercase hex digits */
 #define EG_EVENT_URL_LEN       1024
 #define EG_EVENT_NAME_LEN      101 /* owner or repository: [A-Za-z0-9._-] */
 #define EG_EVENT_FULL_NAME_LEN (2 * EG_EVENT_NAME_LEN)
-#define EG_EVENT_LOGIN_LEN     101 /* sender login: printable ASCII */
+#define EG_EVENT_LOGIN_LEN     101 /* sender login: visible ASCII */
 /* Kafka key buffer: "<u64>/<u64>/<environment>" and a NUL. */
 #define EG_EVENT_KEY_LEN (20 + 1 + 20 + 1 + EG_EVENT_ENV_LEN)
 
@@ -73,8 +73,9 @@ typedef struct eg_event_s {
  * base URL (https://api.github.com, or https://<host>/api/v3 for GHES; no
  * trailing slash).
  *
- * The body must be one well-formed JSON object (strict UTF-8, nesting at
- * most EG_EVENT_DEPTH_MAX, nothing after it). Fields read, by path:
+ * The body must be one well-formed JSON object (strict UTF-8, paired
+ * \u surrogate escapes, nesting at most EG_EVENT_DEPTH_MAX, nothing after
+ * it; see docs/parsing.md). Fields read, by path:
  * - action: string, required. Anything but "requested" is EG_EINVAL, or
  *   EG_OK/EG_EVENT_OTHER_ACTION with EG_EVENT_ALLOW_OTHER_ACTIONS (then no
  *   other field is validated).
@@ -82,7 +83,7 @@ typedef struct eg_event_s {
  *   characters (C0, DEL, C1), at most EG_EVENT_ENV_CHARS_MAX characters.
  * - sha: string, required, 40 or 64 lowercase hex digits.
  * - ref, event: strings, optional (null or "" count as absent); ref is UTF-8
- *   without control characters, event printable ASCII.
+ *   without control characters, event visible ASCII (0x21-0x7e).
  * - installation.id, repository.id: required non-zero integers.
  * - repository.owner.login + repository.name, or repository.full_name
  *   "<owner>/<name>": each name [A-Za-z0-9._-]{1,100}, not "." or "..";
@@ -93,7 +94,7 @@ typedef struct eg_event_s {
  *   zeros. GitHub treats names case-insensitively, but a case difference
  *   from the payload's repository (or the host from api_base) is refused.
  * - deployment.id: optional integer; workflow_run.id: optional integer that
- *   must equal run_id; sender.login: optional printable ASCII.
+ *   must equal run_id; sender.login: optional visible ASCII.
  * - deployment, workflow_run, sender (objects) may be null.
  * Ids are JSON integers 0..UINT64_MAX: a sign, fraction, exponent or
  * overflow is invalid. Any field above with the wrong JSON type, or any of
@@ -104,7 +105,8 @@ typedef struct eg_event_s {
  * too deep, or not an object); EG_EINVAL (a rule above failed, or a NULL
  * argument, or a bad api_base); EG_ETOOBIG (len > EG_EVENT_BODY_MAX);
  * EG_ENOMEM. On failure *ev is zeroed (kind EG_EVENT_NONE). errbuf (may be
- * NULL) names the field and the rule; it never quotes the body.
+ * NULL) names the field and the rule; it never quotes the body, except an
+ * action that passed the visible-ASCII and 31-byte checks.
  * Thread-safe; ev is caller-allocated (about 4 KB) and borrowed. */
 int eg_event_parse(const char *body,
                    size_t len,

@@ -39,9 +39,12 @@ int eg_http_server_new(const char *listen,
                        char *errbuf,
                        size_t errbuf_len);
 
-/* Routes method+path (exact match, query ignored) to fn. method NULL matches
- * any method. Unknown paths answer 404, known paths with another method 405.
- * At most 32 routes. @returns EG_OK, EG_EINVAL, EG_ERANGE. */
+/* Routes method+path (exact match, query ignored) to fn. A path whose
+ * last character is an asterisk matches every path that starts with the
+ * text before it, e.g. "/api/" plus the asterisk. Routes are tried in the
+ * order added. method NULL matches any method. Unknown paths answer 404,
+ * known paths with another method 405. At most 32 routes.
+ * @returns EG_OK, EG_EINVAL, EG_ERANGE. */
 int eg_http_server_route(eg_http_server_t *srv,
                          const char *method,
                          const char *path,
@@ -95,6 +98,12 @@ int eg_http_respond(eg_http_req_t *req,
                     const char *content_type,
                     const char *body,
                     size_t len);
+
+/* Closes req's connection without an answer (the peer sees a reset), in
+ * place of eg_http_respond(): same rules, any thread, once per request.
+ * For fault injection in test tools. @returns EG_OK, EG_EINVAL, EG_EEXIST
+ * (already answered). */
+int eg_http_req_abort(eg_http_req_t *req);
 
 /* Answers with the contract's error body {"code":"...","error":"..."}. */
 int eg_http_respond_error(eg_http_req_t *req,

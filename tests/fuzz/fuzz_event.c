@@ -1,0 +1,28 @@
+/* libFuzzer target for eg_event_parse() and eg_event_check_delivery_id():
+ * any input must be answered with a code, never a crash, leak or read out
+ * of bounds. Build and run: see docs/parsing.md. */
+#include "eg/error.h"
+#include "eg/event.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  eg_event_t ev;
+  char err[EG_ERRBUF_LEN];
+  char key[EG_EVENT_KEY_LEN];
+  int rc;
+
+  rc = eg_event_parse((const char *)data, size, "https://api.github.com",
+                      EG_EVENT_ALLOW_OTHER_ACTIONS, &ev, err, sizeof(err));
+  if (rc == EG_OK && ev.kind == EG_EVENT_GATE_REQUEST &&
+      eg_event_build_key(&ev, key, sizeof(key), NULL) != EG_OK)
+    __builtin_trap();
+  if (rc != EG_OK && strlen(err) >= sizeof(err))
+    __builtin_trap();
+  eg_event_check_delivery_id((const char *)data, size, err, sizeof(err));
+  return 0;
+}
