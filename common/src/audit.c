@@ -4,7 +4,8 @@
  * plus sorts, so a replay of millions of records stays fast. */
 #include "eg/audit.h"
 #include "eg/error.h"
-#include "eg/timestamp.h"
+#include "eg/timearg.h"
+#include "eg/timeutil.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -611,7 +612,7 @@ int eg_audit_add_decision(eg_audit_t *a,
   d->request = EG_AUDIT_NONE;
   decided_at = json_str(root, "decided_at");
   if (decided_at == NULL ||
-      eg_timestamp_parse(decided_at, &d->decided_ms) != EG_OK)
+      eg_time_parse_rfc3339(decided_at, &d->decided_ms) != EG_OK)
     d->decided_ms = -1;
   if (!dup_opt(ref, &d->ref) || !dup_opt(kafka_key, &d->kafka_key) ||
       !dup_opt(delivery, &d->delivery) ||
@@ -824,7 +825,7 @@ static int decide_fate(eg_audit_t *a,
                        eg_audit_result_t *res) {
   struct request *r = &a->reqs[idx];
   const struct dead_letter *dl = NULL;
-  char grace[32], when[EG_TIMESTAMP_SIZE];
+  char grace[32], when[EG_RFC3339_SIZE];
   size_t own = EG_AUDIT_NONE, g;
   int64_t since;
 
@@ -872,7 +873,7 @@ static int decide_fate(eg_audit_t *a,
     res->attempts = dl->attempts;
     return EG_OK;
   }
-  eg_timestamp_format_duration(opts->grace_ms, grace, sizeof(grace));
+  eg_timearg_format_duration(opts->grace_ms, grace, sizeof(grace));
   if (r->has_retry &&
       (r->redrive_ms < 0 || r->retry_ts < 0 || r->retry_ts >= r->redrive_ms)) {
     res->fate = EG_AUDIT_RETRYING;
@@ -882,7 +883,7 @@ static int decide_fate(eg_audit_t *a,
     res->attempts = r->retry_attempt;
     since = r->retry_not_before >= 0 ? r->retry_not_before : r->retry_ts;
     if (since >= 0 && opts->now_ms - since > opts->grace_ms) {
-      eg_timestamp_format(since, when, sizeof(when));
+      eg_time_rfc3339(since, when, sizeof(when));
       return add_anomaly(a, EG_AUDIT_NO_OUTCOME, r->key, idx,
                          "delivery %s: retry due at %s, no outcome since "
                          "(grace %s)",
@@ -895,7 +896,7 @@ static int decide_fate(eg_audit_t *a,
   if (r->redrive_ms > since)
     since = r->redrive_ms;
   if (since >= 0 && opts->now_ms - since > opts->grace_ms) {
-    eg_timestamp_format(since, when, sizeof(when));
+    eg_time_rfc3339(since, when, sizeof(when));
     return add_anomaly(
         a, EG_AUDIT_NO_OUTCOME, r->key, idx,
         "delivery %s: %s %s, no outcome since (grace %s)", r->delivery,

@@ -3,7 +3,8 @@
  * replaced, and table cells never carry control characters. */
 #include "eg/audit_report.h"
 #include "eg/error.h"
-#include "eg/timestamp.h"
+#include "eg/timearg.h"
+#include "eg/timeutil.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -322,7 +323,7 @@ static void fmt_latency(int64_t ms, char *buf, size_t len) {
     snprintf(buf, len, "%" PRId64 "ms", ms);
   else if (ms < 60000)
     snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
-  else if (eg_timestamp_format_duration((ms + 500) / 1000 * 1000, buf, len) !=
+  else if (eg_timearg_format_duration((ms + 500) / 1000 * 1000, buf, len) !=
            EG_OK)
     snprintf(buf, len, "%" PRId64 "ms", ms);
 }

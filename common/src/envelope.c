@@ -3,7 +3,8 @@
 #include "eg/envelope.h"
 #include "eg/error.h"
 #include "eg/parse.h"
-#include "eg/timestamp.h"
+#include "eg/timearg.h"
+#include "eg/timeutil.h"
 #include "internal.h"
 #include "json_scan.h"
 
@@ -76,7 +77,7 @@ static int64_t get_epoch_ms(const rd_kafka_headers_t *hdrs, const char *name) {
   uint64_t v;
 
   if (!get_exact(hdrs, name, buf, sizeof(buf)) ||
-      eg_parse_u64(buf, 0, EG_TIMESTAMP_MAX_MS, &v) != EG_OK)
+      eg_parse_u64(buf, 0, EG_TIMEARG_MAX_MS, &v) != EG_OK)
     return -1;
   return (int64_t)v;
 }
@@ -86,7 +87,7 @@ static int64_t get_time_ms(const rd_kafka_headers_t *hdrs, const char *name) {
   int64_t ms;
 
   if (!get_exact(hdrs, name, buf, sizeof(buf)) ||
-      eg_timestamp_parse(buf, &ms) != EG_OK)
+      eg_time_parse_rfc3339(buf, &ms) != EG_OK)
     return -1;
   return ms;
 }

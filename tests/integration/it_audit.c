@@ -17,7 +17,8 @@
 
 #include "eg/error.h"
 #include "eg/signature.h"
-#include "eg/timestamp.h"
+#include "eg/timearg.h"
+#include "eg/timeutil.h"
 #include "harness.h"
 
 #define SECRET      "it-audit-secret-0123456789"
@@ -46,7 +47,7 @@ struct batch {
 
 static struct batch events, retry, dlq, decisions;
 
-static char received[10][EG_TIMESTAMP_SIZE]; /* received-at per scenario */
+static char received[10][EG_RFC3339_SIZE]; /* received-at per scenario */
 
 /* The webhook body of a gate request for run in o/r, environment env. */
 static void body_for(char *out, size_t len, uint64_t run, const char *env) {
@@ -142,7 +143,7 @@ static void add_decision(const char *delivery,
 
 /* Writes the whole history and fills received[]. */
 static void script_history(eg_it_t *it, const eg_it_devbroker_t *db) {
-  int64_t now = eg_timestamp_now_ms();
+  int64_t now = eg_time_epoch_ms();
 
   memset(&events, 0, sizeof(events));
   memset(&retry, 0, sizeof(retry));
@@ -151,9 +152,9 @@ static void script_history(eg_it_t *it, const eg_it_devbroker_t *db) {
   for (int i = 0; i < 6; i++)
     snprintf(received[i], sizeof(received[i]), "2024-05-01T10:00:0%d.000Z",
              i + 1);
-  eg_timestamp_format(now - 3600000, received[6], sizeof(received[6]));
-  eg_timestamp_format(now - 2000, received[7], sizeof(received[7]));
-  eg_timestamp_format(now - 1000, received[8], sizeof(received[8]));
+  eg_time_rfc3339(now - 3600000, received[6], sizeof(received[6]));
+  eg_time_rfc3339(now - 2000, received[7], sizeof(received[7]));
+  eg_time_rfc3339(now - 1000, received[8], sizeof(received[8]));
   snprintf(received[9], sizeof(received[9]), "2024-05-01T10:00:07.000Z");
 
   /* Approved; signed with the older of two configured secrets. */

@@ -2,7 +2,8 @@
  * decision records, and the fates and anomalies they must give. */
 #include "eg/audit.h"
 #include "eg/error.h"
-#include "eg/timestamp.h"
+#include "eg/timearg.h"
+#include "eg/timeutil.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,12 +31,12 @@
 static eg_envelope_t *
 envelope(const char *delivery, uint64_t run_id, int64_t minutes_ago) {
   static eg_envelope_t env;
-  char ts[EG_TIMESTAMP_SIZE];
+  char ts[EG_RFC3339_SIZE];
 
   eg_envelope_init(&env);
   snprintf(env.delivery, sizeof(env.delivery), "%s", delivery);
   snprintf(env.signature, sizeof(env.signature), "sha256=%064d", 0);
-  eg_timestamp_format(NOW - minutes_ago * MIN, ts, sizeof(ts));
+  eg_time_rfc3339(NOW - minutes_ago * MIN, ts, sizeof(ts));
   snprintf(env.received_at, sizeof(env.received_at), "%s", ts);
   env.received_at_ms = NOW - minutes_ago * MIN;
   env.body_ok = true;
@@ -80,9 +81,9 @@ static void add_decision(eg_audit_t *a,
                          const char *state,
                          int status,
                          int64_t minutes_ago) {
-  char json[1024], key[64], ts[EG_TIMESTAMP_SIZE];
+  char json[1024], key[64], ts[EG_RFC3339_SIZE];
 
-  eg_timestamp_format(NOW - minutes_ago * MIN, ts, sizeof(ts));
+  eg_time_rfc3339(NOW - minutes_ago * MIN, ts, sizeof(ts));
   snprintf(key, sizeof(key), "7/%llu/release", (unsigned long long)run);
   snprintf(
       json, sizeof(json),

@@ -1,7 +1,8 @@
 /* Tests for the audit's table, JSON and CSV output. */
 #include "eg/audit_report.h"
 #include "eg/error.h"
-#include "eg/timestamp.h"
+#include "eg/timearg.h"
+#include "eg/timeutil.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,7 +37,7 @@ static void add_event(eg_audit_t *a,
   snprintf(env->delivery, sizeof(env->delivery), "%s", delivery);
   snprintf(env->signature, sizeof(env->signature), "sha256=x");
   snprintf(env->received_at, sizeof(env->received_at), "%s", received_at);
-  if (eg_timestamp_parse(received_at, &env->received_at_ms) != EG_OK)
+  if (eg_time_parse_rfc3339(received_at, &env->received_at_ms) != EG_OK)
     env->received_at_ms = -1;
   env->body_ok = true;
   snprintf(env->key, sizeof(env->key), "9/%llu/%s", (unsigned long long)run,
@@ -48,7 +49,7 @@ static void add_event(eg_audit_t *a,
   /* The Kafka timestamp: the time in received_at, even when the header
    * carries more. */
   snprintf(ts, sizeof(ts), "%.24s", received_at);
-  assert_int_equal(eg_timestamp_parse(ts, &kafka_ts), EG_OK);
+  assert_int_equal(eg_time_parse_rfc3339(ts, &kafka_ts), EG_OK);
   c = (eg_audit_copy_t){.source = EG_AUDIT_EVENTS,
                         .ref = ref,
                         .timestamp_ms = kafka_ts,
@@ -265,12 +266,12 @@ static void test_summary(void **state) {
   /* 100 reviews taking 1..100 seconds. */
   assert_int_equal(eg_audit_new(&a), EG_OK);
   for (int i = 1; i <= 100; i++) {
-    char d[64], json[256], at[EG_TIMESTAMP_SIZE];
+    char d[64], json[256], at[EG_RFC3339_SIZE];
 
     snprintf(d, sizeof(d), "d-%03d", i);
     add_event(a, d, "o/r", (uint64_t)i, "release", "2024-05-01T12:00:00.000Z",
               true);
-    eg_timestamp_format(1714564800000LL + i * 1000LL, at, sizeof(at));
+    eg_time_rfc3339(1714564800000LL + i * 1000LL, at, sizeof(at));
     snprintf(json, sizeof(json),
              "{\"delivery\":\"%s\",\"state\":\"approved\","
              "\"decided_at\":\"%s\",\"github_status\":204}",

@@ -17,7 +17,8 @@
 #include "eg/kafka.h"
 #include "eg/process.h"
 #include "eg/signature.h"
-#include "eg/timestamp.h"
+#include "eg/timearg.h"
+#include "eg/timeutil.h"
 #include "eg/topic_reader.h"
 
 #define PROG "envgate-audit"
@@ -123,14 +124,14 @@ static int parse_args(int argc, char **argv, struct options *opt) {
   while ((o = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
     switch (o) {
     case 's':
-      if (eg_timestamp_parse_arg(optarg, eg_timestamp_now_ms(),
-                                 &opt->since_ms) != EG_OK)
+      if (eg_timearg_parse_time(optarg, eg_time_epoch_ms(), &opt->since_ms) !=
+          EG_OK)
         return eg_cli_usage_error("--since %s: expected an RFC 3339 time, "
                                   "YYYY-MM-DD or a duration such as 24h",
                                   optarg);
       break;
     case 'g':
-      if (eg_timestamp_parse_duration(optarg, &opt->grace_ms) != EG_OK)
+      if (eg_timearg_parse_duration(optarg, &opt->grace_ms) != EG_OK)
         return eg_cli_usage_error("--grace %s: expected a duration such as "
                                   "15m",
                                   optarg);
@@ -163,7 +164,7 @@ static int parse_args(int argc, char **argv, struct options *opt) {
       opt->filter.delivery = optarg;
       break;
     case 't':
-      if (eg_timestamp_parse_duration(optarg, &opt->timeout_ms) != EG_OK ||
+      if (eg_timearg_parse_duration(optarg, &opt->timeout_ms) != EG_OK ||
           opt->timeout_ms < 100 || opt->timeout_ms > 3600000)
         return eg_cli_usage_error("--timeout %s: expected a duration between "
                                   "100ms and 1h",
@@ -350,7 +351,7 @@ static int run(const eg_config_t *cfg, const struct options *opt) {
   rc = read_topics(cfg, opt, tr, sv, audit);
   if (rc != EG_OK)
     goto done;
-  aopts = (eg_audit_opts_t){.now_ms = eg_timestamp_now_ms(),
+  aopts = (eg_audit_opts_t){.now_ms = eg_time_epoch_ms(),
                             .grace_ms = opt->grace_ms,
                             .partial = opt->since_ms > 0};
   if (eg_audit_finish(audit, &aopts) != EG_OK ||
