@@ -3,13 +3,13 @@
  * threads may write messages too. */
 #include "eg/cli.h"
 #include "eg/error.h"
+#include "eg/timeutil.h"
 #include "eg/process.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROG_MAX 64
@@ -25,13 +25,6 @@ static struct {
 
 /* Read by messages from any thread: a drawn progress line is cleared first. */
 static atomic_bool progress_drawn;
-
-static long long mono_ms(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void eg_cli_init(const char *prog, int verbosity, int fd, bool progress_tty) {
   if (prog != NULL)
@@ -184,7 +177,7 @@ void eg_cli_progress(const char *what, uint64_t done, uint64_t total) {
 
   if (!eg_cli_progress_enabled() || what == NULL)
     return;
-  now = mono_ms();
+  now = (long long)eg_time_mono_ms();
   if (cli.progress_last_ms != 0 &&
       now - cli.progress_last_ms < (cli.tty ? 200 : 5000))
     return;

@@ -3,6 +3,7 @@
  * group coordinator (no group ACLs, no offsets committed anywhere). */
 #include "eg/topic_reader.h"
 #include "eg/error.h"
+#include "eg/timeutil.h"
 #include "internal.h"
 
 #include <stdlib.h>
@@ -38,20 +39,13 @@ struct read {
   int timeout_ms;
 };
 
-static long long mono_ms(void) {
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void touch(struct read *rd) {
-  rd->deadline = mono_ms() + rd->timeout_ms;
+  rd->deadline = (long long)eg_time_mono_ms() + rd->timeout_ms;
 }
 
 /* Time left before the deadline, capped so that stop is polled often. */
 static int slice_ms(const struct read *rd) {
-  long long left = rd->deadline - mono_ms();
+  long long left = rd->deadline - (long long)eg_time_mono_ms();
 
   if (left <= 0)
     return 0;
@@ -289,7 +283,7 @@ static int probe_partitions(struct read *rd, char *errbuf, size_t errbuf_len) {
       rc = EG_EAGAIN;
       break;
     }
-    if (mono_ms() >= rd->deadline) {
+    if ((long long)eg_time_mono_ms() >= rd->deadline) {
       eg__seterr(errbuf, errbuf_len, "topic %s: no last message within %d ms",
                  rd->topic, rd->timeout_ms);
       rc = EG_ETIMEDOUT;
@@ -378,7 +372,7 @@ static int consume(struct read *rd,
 
     if (stopped(rd))
       return EG_EAGAIN;
-    if (mono_ms() >= rd->deadline) {
+    if ((long long)eg_time_mono_ms() >= rd->deadline) {
       eg__seterr(errbuf, errbuf_len,
                  "topic %s: no progress within %d ms (%llu of %llu read; %s)",
                  rd->topic, rd->timeout_ms, (unsigned long long)done,
