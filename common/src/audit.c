@@ -4,6 +4,7 @@
  * plus sorts, so a replay of millions of records stays fast. */
 #include "eg/audit.h"
 #include "eg/error.h"
+#include "eg/strmap.h"
 #include "eg/timearg.h"
 #include "eg/timeutil.h"
 
@@ -16,81 +17,6 @@
 #include <strings.h>
 
 #define DETAIL_MAX 512
-
-/* ---- a string -> index map (open addressing, linear probing) ---- */
-
-struct map_slot {
-  const char *key; /* borrowed from the owner of the value; NULL: empty */
-  size_t value;
-};
-
-struct strmap {
-  struct map_slot *slots;
-  size_t cap; /* a power of two, or 0 */
-  size_t n;
-};
-
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ULL;
-
-  for (; *s != '\0'; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-static bool map_get(const struct strmap *m, const char *key, size_t *value) {
-  if (m->cap == 0)
-    return false;
-  for (size_t i = hash_str(key) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-    if (m->slots[i].key == NULL)
-      return false;
-    if (strcmp(m->slots[i].key, key) == 0) {
-      if (value != NULL)
-        *value = m->slots[i].value;
-      return true;
-    }
-  }
-}
-
-static void
-map_place(struct map_slot *slots, size_t cap, const char *key, size_t value) {
-  size_t i = hash_str(key) & (cap - 1);
-
-  while (slots[i].key != NULL)
-    i = (i + 1) & (cap - 1);
-  slots[i].key = key;
-  slots[i].value = value;
-}
-
-/* Adds key (which must not be present yet). @returns EG_OK or EG_ENOMEM. */
-static int map_put(struct strmap *m, const char *key, size_t value) {
-  if ((m->n + 1) * 10 > m->cap * 7) {
-    size_t ncap = m->cap == 0 ? 64 : m->cap * 2;
-    struct map_slot *ns;
-
-    if (ncap > SIZE_MAX / sizeof(*ns))
-      return EG_ENOMEM;
-    ns = calloc(ncap, sizeof(*ns));
-    if (ns == NULL)
-      return EG_ENOMEM;
-    for (size_t i = 0; i < m->cap; i++)
-      if (m->slots[i].key != NULL)
-        map_place(ns, ncap, m->slots[i].key, m->slots[i].value);
-    free(m->slots);
-    m->slots = ns;
-    m->cap = ncap;
-  }
-  map_place(m->slots, m->cap, key, value);
-  m->n++;
-  return EG_OK;
-}
-
-static void map_free(struct strmap *m) {
-  free(m->slots);
-  memset(m, 0, sizeof(*m));
-}
 
 /* Grows an array of elem-sized items to hold at least want of them. */
 static int grow(void **arr, size_t *cap, size_t want, size_t elem) {
@@ -193,10 +119,8 @@ struct eg_audit_s {
   size_t ndecs, capdecs;
   struct anomaly *anoms;
   size_t nanoms, capanoms;
-  struct strmap by_delivery; /* delivery -> reqs index */
-  char **redriven;           /* dead-letter refs named by redriven events */
-  size_t nredriven, capredriven;
-  struct strmap redriven_set;
+  eg_strmap_t *by_delivery; /* delivery -> reqs index */
+  eg_strmap_t *redriven;    /* dead-letter refs named by redriven events */
   bool finished;
   eg_audit_result_t *results;
   eg_audit_anomaly_t *out_anoms;
@@ -235,10 +159,21 @@ const char *eg_audit_kind_name(eg_audit_kind_t kind) {
 }
 
 int eg_audit_new(eg_audit_t **out) {
+  eg_audit_t *a;
+
   if (out == NULL)
     return EG_EINVAL;
-  *out = calloc(1, sizeof(**out));
-  return *out != NULL ? EG_OK : EG_ENOMEM;
+  *out = NULL;
+  a = calloc(1, sizeof(*a));
+  if (a == NULL)
+    return EG_ENOMEM;
+  if (eg_strmap_new(&a->by_delivery) != EG_OK ||
+      eg_strmap_new(&a->redriven) != EG_OK) {
+    eg_audit_free(a);
+    return EG_ENOMEM;
+  }
+  *out = a;
+  return EG_OK;
 }
 
 static void free_request(struct request *r) {
@@ -282,11 +217,8 @@ void eg_audit_free(eg_audit_t *a) {
     free(a->anoms[i].detail);
   }
   free(a->anoms);
-  for (size_t i = 0; i < a->nredriven; i++)
-    free(a->redriven[i]);
-  free(a->redriven);
-  map_free(&a->by_delivery);
-  map_free(&a->redriven_set);
+  eg_strmap_free(a->by_delivery);
+  eg_strmap_free(a->redriven);
   free(a->results);
   free(a->out_anoms);
   free(a);
@@ -354,7 +286,7 @@ get_request(eg_audit_t *a, const char *delivery, size_t *idx, bool *created) {
   struct request *r;
 
   *created = false;
-  if (map_get(&a->by_delivery, delivery, idx))
+  if (eg_strmap_get(a->by_delivery, delivery, idx))
     return EG_OK;
   if (GROW(a->reqs, a->capreqs, a->nreqs + 1) != EG_OK)
     return EG_ENOMEM;
@@ -372,7 +304,7 @@ get_request(eg_audit_t *a, const char *delivery, size_t *idx, bool *created) {
   r->redrive_ms = -1;
   r->retry_ts = -1;
   r->retry_not_before = -1;
-  if (map_put(&a->by_delivery, r->delivery, a->nreqs) != EG_OK)
+  if (eg_strmap_put(a->by_delivery, r->delivery, a->nreqs) != EG_OK)
     goto fail;
   *idx = a->nreqs++;
   *created = true;
@@ -426,24 +358,6 @@ static int add_dead_letter(struct request *r,
     return EG_ENOMEM;
   }
   r->ndlq++;
-  return EG_OK;
-}
-
-static int note_redriven(eg_audit_t *a, const char *source) {
-  char *s;
-
-  if (map_get(&a->redriven_set, source, NULL))
-    return EG_OK;
-  if (GROW(a->redriven, a->capredriven, a->nredriven + 1) != EG_OK)
-    return EG_ENOMEM;
-  s = strdup(source);
-  if (s == NULL)
-    return EG_ENOMEM;
-  if (map_put(&a->redriven_set, s, a->nredriven) != EG_OK) {
-    free(s);
-    return EG_ENOMEM;
-  }
-  a->redriven[a->nredriven++] = s;
   return EG_OK;
 }
 
@@ -508,7 +422,7 @@ int eg_audit_add_copy(eg_audit_t *a, const eg_audit_copy_t *c) {
           env->redriven_at_ms >= 0 ? env->redriven_at_ms : c->timestamp_ms;
       if (at > r->redrive_ms)
         r->redrive_ms = at;
-      rc = note_redriven(a, env->redrive_source);
+      rc = eg_strmap_put(a->redriven, env->redrive_source, 0);
     }
     break;
   case EG_AUDIT_RETRY:
@@ -670,7 +584,7 @@ static int link_decisions(eg_audit_t *a, const eg_audit_opts_t *opts) {
     size_t idx;
     int rc;
 
-    if (!map_get(&a->by_delivery, d->delivery, &idx) && opts->partial) {
+    if (!eg_strmap_get(a->by_delivery, d->delivery, &idx) && opts->partial) {
       a->skipped++;
       continue;
     }
@@ -862,7 +776,7 @@ static int decide_fate(eg_audit_t *a,
     return EG_OK;
   }
   for (size_t i = 0; i < r->ndlq; i++) {
-    if (map_get(&a->redriven_set, r->dlq[i].ref, NULL))
+    if (eg_strmap_get(a->redriven, r->dlq[i].ref, NULL))
       continue;
     if (dl == NULL || r->dlq[i].ts >= dl->ts)
       dl = &r->dlq[i];

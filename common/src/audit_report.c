@@ -1,8 +1,8 @@
 /* Audit rendering: table, JSON lines and CSV. Text from the topics is
- * untrusted: every string is escaped for its format, invalid UTF-8 is
- * replaced, and table cells never carry control characters. */
+ * untrusted: every string goes through eg/text.h for its format. */
 #include "eg/audit_report.h"
 #include "eg/error.h"
+#include "eg/text.h"
 #include "eg/timearg.h"
 #include "eg/timeutil.h"
 
@@ -31,102 +31,34 @@ int eg_audit_format_parse(const char *name, eg_audit_format_t *out) {
   return EG_OK;
 }
 
-/* ---- UTF-8 ---- */
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when the
- * bytes there are not one (overlong forms, surrogates and code points past
- * U+10FFFF are invalid). */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-  size_t len;
-  uint32_t cp;
-
-  if (s[0] < 0x80)
-    return 1;
-  if (s[0] >= 0xC2 && s[0] <= 0xDF)
-    len = 2, cp = s[0] & 0x1F;
-  else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-    len = 3, cp = s[0] & 0x0F;
-  else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-    len = 4, cp = s[0] & 0x07;
-  else
-    return 0;
-  if (len > n)
-    return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-      (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-    return 0;
-  return len;
-}
-
-static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
-
 /* ---- JSON ---- */
 
-static void json_string(FILE *out, const char *s) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t n = strlen(s);
-
-  fputc('"', out);
-  while (n > 0) {
-    size_t len = utf8_len(p, n);
-
-    if (len == 0) {
-      fputs(replacement, out);
-      p++;
-      n--;
-      continue;
-    }
-    if (*p == '"' || *p == '\\') {
-      fputc('\\', out);
-      fputc(*p, out);
-    } else if (*p == '\n') {
-      fputs("\\n", out);
-    } else if (*p == '\r') {
-      fputs("\\r", out);
-    } else if (*p == '\t') {
-      fputs("\\t", out);
-    } else if (*p < 0x20 || *p == 0x7F) {
-      fprintf(out, "\\u%04x", *p);
-    } else {
-      fwrite(p, 1, len, out);
-    }
-    p += len;
-    n -= len;
-  }
-  fputc('"', out);
-}
-
-static void json_opt_string(FILE *out, const char *s) {
+static void json_opt(FILE *out, const char *s) {
   if (s == NULL)
     fputs("null", out);
   else
-    json_string(out, s);
+    eg_text_json(out, s);
 }
 
 static void json_result(FILE *out, const eg_audit_result_t *r) {
   fputs("{\"key\":", out);
-  json_string(out, r->key);
+  eg_text_json(out, r->key);
   fputs(",\"delivery\":", out);
-  json_string(out, r->delivery);
+  eg_text_json(out, r->delivery);
   fputs(",\"repository\":", out);
-  json_string(out, r->repository);
+  eg_text_json(out, r->repository);
   fprintf(out, ",\"run_id\":%" PRIu64 ",\"environment\":", r->run_id);
-  json_string(out, r->environment);
+  eg_text_json(out, r->environment);
   fputs(",\"fate\":", out);
-  json_string(out, eg_audit_fate_name(r->fate));
+  eg_text_json(out, eg_audit_fate_name(r->fate));
   fputs(",\"comment\":", out);
-  json_opt_string(out, r->comment);
+  json_opt(out, r->comment);
   fputs(",\"reason\":", out);
-  json_opt_string(out, r->reason);
+  json_opt(out, r->reason);
   fprintf(out, ",\"attempts\":%" PRIu64 ",\"received_at\":", r->attempts);
-  json_opt_string(out, r->received_at);
+  json_opt(out, r->received_at);
   fputs(",\"decided_at\":", out);
-  json_opt_string(out, r->decided_at);
+  json_opt(out, r->decided_at);
   fprintf(out, ",\"signature\":\"%s\"}\n", r->signature_ok ? "ok" : "bad");
 }
 
@@ -150,11 +82,11 @@ static void json_summary(FILE *out,
       continue;
     fputs(first ? "{\"kind\":" : ",{\"kind\":", out);
     first = false;
-    json_string(out, eg_audit_kind_name(an->kind));
+    eg_text_json(out, eg_audit_kind_name(an->kind));
     fputs(",\"key\":", out);
-    json_string(out, an->key);
+    eg_text_json(out, an->key);
     fputs(",\"detail\":", out);
-    json_string(out, an->detail);
+    eg_text_json(out, an->detail);
     fputc('}', out);
   }
   fputs("]}}\n", out);
@@ -162,116 +94,28 @@ static void json_summary(FILE *out,
 
 /* ---- CSV ---- */
 
-static void csv_field(FILE *out, const char *s) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t n;
-
-  if (s == NULL)
-    return;
-  n = strlen(s);
-  if (strpbrk(s, ",\"\r\n") == NULL &&
-      (n == 0 || (s[0] != ' ' && s[n - 1] != ' '))) {
-    /* Still replace invalid UTF-8. */
-    while (n > 0) {
-      size_t len = utf8_len(p, n);
-
-      if (len == 0) {
-        fputs(replacement, out);
-        len = 1;
-      } else {
-        fwrite(p, 1, len, out);
-      }
-      p += len;
-      n -= len;
-    }
-    return;
-  }
-  fputc('"', out);
-  while (n > 0) {
-    size_t len = utf8_len(p, n);
-
-    if (len == 0) {
-      fputs(replacement, out);
-      len = 1;
-    } else {
-      if (*p == '"')
-        fputc('"', out);
-      fwrite(p, 1, len, out);
-    }
-    p += len;
-    n -= len;
-  }
-  fputc('"', out);
-}
-
 static void csv_result(FILE *out, const eg_audit_result_t *r) {
-  csv_field(out, r->key);
+  eg_text_csv(out, r->key);
   fputc(',', out);
-  csv_field(out, r->delivery);
+  eg_text_csv(out, r->delivery);
   fputc(',', out);
-  csv_field(out, r->repository);
+  eg_text_csv(out, r->repository);
   fprintf(out, ",%" PRIu64 ",", r->run_id);
-  csv_field(out, r->environment);
+  eg_text_csv(out, r->environment);
   fputc(',', out);
-  csv_field(out, eg_audit_fate_name(r->fate));
+  eg_text_csv(out, eg_audit_fate_name(r->fate));
   fputc(',', out);
-  csv_field(out, r->comment);
+  eg_text_csv(out, r->comment);
   fputc(',', out);
-  csv_field(out, r->reason);
+  eg_text_csv(out, r->reason);
   fprintf(out, ",%" PRIu64 ",", r->attempts);
-  csv_field(out, r->received_at);
+  eg_text_csv(out, r->received_at);
   fputc(',', out);
-  csv_field(out, r->decided_at);
+  eg_text_csv(out, r->decided_at);
   fprintf(out, ",%s\n", r->signature_ok ? "ok" : "bad");
 }
 
 /* ---- table ---- */
-
-/* Display width of s as a table cell: code points (invalid bytes count one
- * each, as their replacement). */
-static size_t cell_width(const char *s) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t n = strlen(s), w = 0;
-
-  while (n > 0) {
-    size_t len = utf8_len(p, n);
-
-    if (len == 0)
-      len = 1;
-    p += len;
-    n -= len;
-    w++;
-  }
-  return w;
-}
-
-/* Writes s as a cell: control characters as '?', bad bytes as U+FFFD, then
- * pads to width (no padding when width is 0). */
-static void cell_write(FILE *out, const char *s, size_t width) {
-  const unsigned char *p = (const unsigned char *)s;
-  size_t n = strlen(s), w = 0;
-
-  while (n > 0) {
-    size_t len = utf8_len(p, n);
-
-    if (len == 0) {
-      fputs(replacement, out);
-      len = 1;
-    } else if (*p < 0x20 || *p == 0x7F) {
-      fputc('?', out);
-    } else if (len == 2 && p[0] == 0xC2 && p[1] < 0xA0) {
-      /* C1 controls */
-      fputc('?', out);
-    } else {
-      fwrite(p, 1, len, out);
-    }
-    p += len;
-    n -= len;
-    w++;
-  }
-  while (w++ < width)
-    fputc(' ', out);
-}
 
 /* The text of column col for r; numbers are formatted into buf. */
 static const char *
@@ -425,26 +269,26 @@ static int table_summary(FILE *out,
     for (int c = 0; c < 7; c++)
       widths[c] = strlen(heads[c]);
     for (size_t i = 0; i < nrows; i++) {
-      size_t w = cell_width(rows[i].name[0] != '\0' ? rows[i].name : "-");
+      size_t w = eg_text_width(rows[i].name[0] != '\0' ? rows[i].name : "-");
       if (w > widths[0])
         widths[0] = w;
     }
     fputs("\nby repository:\n", out);
     for (int c = 0; c < 7; c++) {
-      cell_write(out, heads[c], c < 6 ? widths[c] + 2 : 0);
+      eg_text_cell(out, heads[c], c < 6 ? widths[c] + 2 : 0);
     }
     fputc('\n', out);
     for (size_t i = 0; i < nrows; i++) {
       char num[24];
 
-      cell_write(out, rows[i].name[0] != '\0' ? rows[i].name : "-",
-                 widths[0] + 2);
+      eg_text_cell(out, rows[i].name[0] != '\0' ? rows[i].name : "-",
+                   widths[0] + 2);
       snprintf(num, sizeof(num), "%zu", rows[i].total);
-      cell_write(out, num, widths[1] + 2);
+      eg_text_cell(out, num, widths[1] + 2);
       for (int fate = 0; fate < EG_AUDIT_NFATES; fate++) {
         snprintf(num, sizeof(num), "%zu", rows[i].fates[fate]);
-        cell_write(out, num,
-                   fate < EG_AUDIT_NFATES - 1 ? widths[2 + fate] + 2 : 0);
+        eg_text_cell(out, num,
+                     fate < EG_AUDIT_NFATES - 1 ? widths[2 + fate] + 2 : 0);
       }
       fputc('\n', out);
     }
@@ -486,13 +330,13 @@ static int write_table(FILE *out,
     if (!eg_audit_matches(r, f))
       continue;
     for (int c = 0; c < NCOLS - 1; c++) {
-      size_t w = cell_width(cell_text(r, c, buf, sizeof(buf)));
+      size_t w = eg_text_width(cell_text(r, c, buf, sizeof(buf)));
       if (w > widths[c])
         widths[c] = w;
     }
   }
   for (int c = 0; c < NCOLS; c++)
-    cell_write(out, col_names[c], c < NCOLS - 1 ? widths[c] + 2 : 0);
+    eg_text_cell(out, col_names[c], c < NCOLS - 1 ? widths[c] + 2 : 0);
   fputc('\n', out);
   for (size_t i = 0; i < eg_audit_count(a); i++) {
     const eg_audit_result_t *r = eg_audit_result(a, i);
@@ -500,8 +344,8 @@ static int write_table(FILE *out,
     if (!eg_audit_matches(r, f))
       continue;
     for (int c = 0; c < NCOLS; c++)
-      cell_write(out, cell_text(r, c, buf, sizeof(buf)),
-                 c < NCOLS - 1 ? widths[c] + 2 : 0);
+      eg_text_cell(out, cell_text(r, c, buf, sizeof(buf)),
+                   c < NCOLS - 1 ? widths[c] + 2 : 0);
     fputc('\n', out);
   }
   return table_summary(out, a, f, sum);
@@ -570,9 +414,9 @@ int eg_audit_report_anomalies(FILE *out,
     if (!eg_audit_anomaly_matches(a, an, f))
       continue;
     fprintf(out, "  %s ", eg_audit_kind_name(an->kind));
-    cell_write(out, an->key[0] != '\0' ? an->key : "-", 0);
+    eg_text_cell(out, an->key[0] != '\0' ? an->key : "-", 0);
     fputs(": ", out);
-    cell_write(out, an->detail, 0);
+    eg_text_cell(out, an->detail, 0);
     fputc('\n', out);
   }
   return ferror(out) ? EG_EIO : EG_OK;
