@@ -502,6 +502,9 @@ static void test_usage(void **state) {
       {{"--state", "done", NULL},
        "envgate-audit: error: --state done: expected approved, rejected, "
        "retrying, dead-lettered or pending (comma-separated) (see --help)\n"},
+      {{"--state", "pending,", NULL},
+       "envgate-audit: error: --state pending,: expected approved, rejected, "
+       "retrying, dead-lettered or pending (comma-separated) (see --help)\n"},
       {{"--repo", "justname", NULL},
        "envgate-audit: error: --repo justname: expected OWNER/NAME (see "
        "--help)\n"},

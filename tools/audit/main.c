@@ -84,23 +84,27 @@ struct reading {
   uint64_t records;
 };
 
+/* Parses "FATE[,FATE...]" into bits (1u << fate); no empty names. */
 static int parse_fates(const char *arg, unsigned *fates) {
-  char buf[256];
-  char *save = NULL;
+  const char *p = arg;
 
-  if (strlen(arg) >= sizeof(buf))
-    return EG_EINVAL;
-  memcpy(buf, arg, strlen(arg) + 1);
   *fates = 0;
-  for (char *tok = strtok_r(buf, ",", &save); tok != NULL;
-       tok = strtok_r(NULL, ",", &save)) {
+  for (;;) {
+    size_t n = strcspn(p, ",");
+    char name[32];
     eg_audit_fate_t f;
 
-    if (eg_audit_fate_parse(tok, &f) != EG_OK)
+    if (n == 0 || n >= sizeof(name))
+      return EG_EINVAL;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    if (eg_audit_fate_parse(name, &f) != EG_OK)
       return EG_EINVAL;
     *fates |= 1u << f;
+    if (p[n] == '\0')
+      return EG_OK;
+    p += n + 1;
   }
-  return *fates != 0 ? EG_OK : EG_EINVAL;
 }
 
 /* @returns -1 to run, else the exit code. */
