@@ -594,7 +594,8 @@ static int run(const eg_config_t *cfg, const struct options *opt) {
       goto done;
     eg_cli_info("%zu letters were moved before", eg_strmap_count(ep.moved));
   }
-  qsort(ls.v, ls.n, sizeof(*ls.v), cmp_letter);
+  if (ls.n > 1)
+    qsort(ls.v, ls.n, sizeof(*ls.v), cmp_letter);
   for (size_t i = 0; i < ls.n; i++) {
     size_t by;
 
