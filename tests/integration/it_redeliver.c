@@ -366,6 +366,35 @@ static void test_redeliver(void **state_) {
   free(err);
   redeliveries(it, &e, got, sizeof(got));
   assert_string_equal(got, "");
+
+  /* SIGTERM while GitHub is slow: the call in flight ends, nothing more is
+   * asked, exit 1. */
+  sim_post(it, &e, "/_sim/faults", "{\"deliveries\":{\"latency_ms\":2000}}");
+  {
+    char api[256], redis[256], keyfile[1024];
+    const char *env[] = {"ENVGATE_APP_ID=" APP_ID, api, redis, keyfile, NULL};
+    const char *argv[] = {"envgate-redeliver", "--since", e.since, NULL};
+    eg_it_spawn_opts_t o = {.name = "redeliver-term", .argv = argv, .env = env};
+    eg_it_proc_t *p;
+    int status;
+
+    snprintf(api, sizeof(api), "ENVGATE_GITHUB_API_URL=%s", e.url);
+    snprintf(redis, sizeof(redis), "ENVGATE_REDIS_URL=%s", e.redis.url);
+    snprintf(keyfile, sizeof(keyfile), "ENVGATE_APP_PRIVATE_KEY_FILE=%s",
+             eg_it_path(it, "app.pem"));
+    EG_IT_MUST(it, eg_it_spawn(it, &o, &p));
+    eg_it_sleep_ms(1000);
+    assert_true(eg_it_proc_is_running(p));
+    EG_IT_MUST(it, eg_it_proc_stop(p, 10000, &status));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    assert_int_equal(
+        eg_it_proc_log_count(p, "envgate-redeliver: error: stopped by a "
+                                "signal\n"),
+        1);
+  }
+  redeliveries(it, &e, got, sizeof(got));
+  assert_string_equal(got, "");
   eg_it_pass(it);
 }
 

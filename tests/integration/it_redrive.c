@@ -414,6 +414,37 @@ static void test_usage(void **state) {
     assert_non_null(strstr(text, "usage: envgate-redrive [options]\n"));
     free(text);
   }
+  /* Every broker down: the read waits; SIGTERM ends it promptly, with
+   * nothing moved. */
+  {
+    eg_it_devbroker_t db;
+    char brokers[512];
+    const char *env[] = {brokers, NULL};
+    const char *argv[] = {"envgate-redrive", "--apply", "--timeout", "1h",
+                          NULL};
+    eg_it_spawn_opts_t o = {.name = "redrive-term", .argv = argv, .env = env};
+    eg_it_proc_t *p;
+    long long t0;
+    int status;
+
+    EG_IT_MUST(it, eg_it_devbroker_start(it, NULL, &db));
+    EG_IT_MUST(it, eg_it_devbroker_ctl(it, &db, "all-down", NULL, 0));
+    snprintf(brokers, sizeof(brokers), "ENVGATE_KAFKA_BROKERS=%s",
+             db.bootstrap);
+    EG_IT_MUST(it, eg_it_spawn(it, &o, &p));
+    eg_it_sleep_ms(1500);
+    assert_true(eg_it_proc_is_running(p));
+    t0 = eg_it_now_ms();
+    EG_IT_MUST(it, eg_it_proc_stop(p, 5000, &status));
+    assert_true(eg_it_now_ms() - t0 < eg_it_timeout_ms(3000));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 2);
+    assert_int_equal(eg_it_proc_log_count(p, "envgate-redrive: error: stopped "
+                                             "by a signal before anything was "
+                                             "moved\n"),
+                     1);
+    EG_IT_MUST(it, eg_it_devbroker_ctl(it, &db, "all-up", NULL, 0));
+  }
   /* Kafka unreachable: exit 2. */
   {
     char *out, *err;
