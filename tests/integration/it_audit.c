@@ -237,6 +237,14 @@ static int run_audit(eg_it_t *it,
   return WEXITSTATUS(status);
 }
 
+/* Appends s to the string in buf (len bytes). */
+static void append(char *buf, size_t len, const char *s) {
+  size_t used = strlen(buf);
+
+  assert_true(used + strlen(s) < len);
+  memcpy(buf + used, s, strlen(s) + 1);
+}
+
 /* The expected JSON line of one request. */
 static void line(char *out,
                  size_t len,
@@ -287,39 +295,40 @@ static void test_history(void **state) {
   want[0] = '\0';
   line(l, sizeof(l), DA, 100, "release", "approved", OK_COMMENT, NULL, 1,
        received[0], "2024-05-01T10:00:03.000Z", "ok");
-  strcat(want, l);
+  append(want, sizeof(want), l);
   line(l, sizeof(l), DB, 200, "Release", "rejected", REJ_COMMENT, REJ_REASON, 1,
        received[1], "2024-05-01T10:00:02.500Z", "ok");
-  strcat(want, l);
+  append(want, sizeof(want), l);
   line(l, sizeof(l), DC, 300, "release", "approved", OK_COMMENT, NULL, 2,
        received[2], "2024-05-01T10:00:13.000Z", "ok");
-  strcat(want, l);
+  append(want, sizeof(want), l);
   line(l, sizeof(l), DD, 400, "release", "dead-lettered", NULL,
        "exhausted: GitHub answered 503 8 times", 8, received[3], NULL, "ok");
-  strcat(want, l);
+  append(want, sizeof(want), l);
   line(l, sizeof(l), DF, 600, "release", "approved", OK_COMMENT, NULL, 1,
        received[4], "2024-05-01T10:00:06.000Z", "ok");
-  strcat(want, l);
+  append(want, sizeof(want), l);
   line(l, sizeof(l), DG, 600, "release", "approved", OK_COMMENT, NULL, 1,
        received[5], "2024-05-01T10:00:07.000Z", "ok");
-  strcat(want, l);
+  append(want, sizeof(want), l);
   line(l, sizeof(l), DJ, 100, "release", "approved", OK_COMMENT,
        "duplicate of " DA, 1, received[9], "2024-05-01T10:00:03.000Z", "ok");
-  strcat(want, l);
+  append(want, sizeof(want), l);
   line(l, sizeof(l), DH, 700, "release", "pending", NULL, NULL, 0, received[6],
        NULL, "ok");
-  strcat(want, l);
+  append(want, sizeof(want), l);
   line(l, sizeof(l), DE, 500, "release", "pending", NULL, NULL, 0, received[7],
        NULL, "bad");
-  strcat(want, l);
+  append(want, sizeof(want), l);
   line(l, sizeof(l), DI, 800, "release", "pending", NULL, NULL, 0, received[8],
        NULL, "ok");
-  strcat(want, l);
-  strcat(want, "{\"summary\":{\"requests\":10,\"approved\":5,\"rejected\":1,"
-               "\"retrying\":0,\"dead_lettered\":1,\"pending\":3,"
-               "\"anomalies\":[{\"kind\":\"double-review\","
-               "\"key\":\"4242/600/release\",\"detail\":\"2 reviews posted "
-               "for one gate: envgate.decisions/");
+  append(want, sizeof(want), l);
+  append(want, sizeof(want),
+         "{\"summary\":{\"requests\":10,\"approved\":5,\"rejected\":1,"
+         "\"retrying\":0,\"dead_lettered\":1,\"pending\":3,"
+         "\"anomalies\":[{\"kind\":\"double-review\","
+         "\"key\":\"4242/600/release\",\"detail\":\"2 reviews posted "
+         "for one gate: envgate.decisions/");
   /* Partition and offset of the decision records depend on the
    * partitioner: compare the rest piecewise. */
   assert_int_equal(rc, 1);
@@ -356,9 +365,10 @@ static void test_history(void **state) {
   assert_int_equal(rc, 0);
   line(want, sizeof(want), DB, 200, "Release", "rejected", REJ_COMMENT,
        REJ_REASON, 1, received[1], "2024-05-01T10:00:02.500Z", "ok");
-  strcat(want, "{\"summary\":{\"requests\":1,\"approved\":0,\"rejected\":1,"
-               "\"retrying\":0,\"dead_lettered\":0,\"pending\":0,"
-               "\"anomalies\":[]}}\n");
+  append(want, sizeof(want),
+         "{\"summary\":{\"requests\":1,\"approved\":0,\"rejected\":1,"
+         "\"retrying\":0,\"dead_lettered\":0,\"pending\":0,"
+         "\"anomalies\":[]}}\n");
   assert_string_equal(out, want);
   assert_string_equal(err, "");
   free(out);

@@ -113,7 +113,7 @@ static void test_body_bad(void **state) {
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     eg_envelope_init(&env);
     /* Earlier results are cleared. */
-    strcpy(env.key, "stale");
+    snprintf(env.key, sizeof(env.key), "stale");
     assert_int_not_equal(eg_envelope_parse_body(&env, bad[i], strlen(bad[i])),
                          EG_OK);
     assert_false(env.body_ok);

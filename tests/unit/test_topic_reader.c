@@ -118,7 +118,7 @@ static int on_msg(const rd_kafka_message_t *msg, void *ud) {
   assert_true(msg->len < sizeof(v));
   memcpy(v, msg->payload, msg->len);
   assert_true(s->n < NMSG * 2);
-  s->values[s->n++] = atoi(v);
+  s->values[s->n++] = (int)strtol(v, NULL, 10);
   if (s->produce_more && s->n == 1)
     produce(s->fx, NMSG, 6);
   if (s->stop_after > 0 && s->n >= s->stop_after)
