@@ -1052,6 +1052,8 @@ static void test_usage(void **state) {
   static const char *const version[] = {"envgate-ghsim", "--version", NULL};
   static const char *const bad_opt[] = {"envgate-ghsim", "--bogus", "1", NULL};
   static const char *const bad_seed[] = {"envgate-ghsim", "--seed", "x", NULL};
+  static const char *const bad_listen[] = {"envgate-ghsim", "--listen",
+                                           "nohost", NULL};
   static const char *const missing[] = {"envgate-ghsim", "--scenario",
                                         "/nonexistent/s.json", NULL};
   const char *bad[] = {"envgate-ghsim", "--scenario", NULL, NULL};
@@ -1071,6 +1073,9 @@ static void test_usage(void **state) {
   assert_int_equal(strchr(log, '\n') - log, (long)len - 1); /* one line */
   free(log);
   o.argv = bad_seed;
+  EG_IT_MUST(it, eg_it_run(it, &o, TIMEOUT, &ws, NULL));
+  assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 2);
+  o.argv = bad_listen;
   EG_IT_MUST(it, eg_it_run(it, &o, TIMEOUT, &ws, NULL));
   assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 2);
   o.argv = missing;

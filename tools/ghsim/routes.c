@@ -125,6 +125,10 @@ static void finish(struct gs_call *c) {
   struct gs_sim *sim = c->sim;
 
   gs_records_count(&sim->rec, c->ep, c->abort_conn ? 0 : c->status);
+  eg_log(EG_LOG_DEBUG, "answer", EG_LSTR("method", c->method),
+         EG_LSTR("endpoint", gs_ep_name(c->ep)),
+         EG_LINT("status", c->abort_conn ? 0 : c->status),
+         EG_LINT("delay_ms", c->delay_ms), EG_LBOOL("dropped", c->abort_conn));
   if (!c->abort_conn)
     add_headers(c);
   if ((c->delay_ms > 0 || c->abort_conn) && !atomic_load(&sim->stopping)) {
