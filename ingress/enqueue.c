@@ -6,6 +6,7 @@
 #include "eg/kafka.h"
 #include "eg/log.h"
 #include "eg/process.h"
+#include "eg/timeutil.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,17 +84,6 @@ int ing_enqueue_init(ing_ctx_t *ctx, char *errbuf, size_t errbuf_len) {
   return eg_config_topic(ctx->cfg, "events", ctx->topic, sizeof(ctx->topic));
 }
 
-static void now_rfc3339(char *out, size_t len) {
-  struct timespec ts;
-  struct tm tm;
-
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-           (int)(ts.tv_nsec / 1000000));
-}
-
 int ing_enqueue(ing_ctx_t *ctx,
                 eg_http_req_t *req,
                 const char *key,
@@ -120,7 +110,7 @@ int ing_enqueue(ing_ctx_t *ctx,
   p->ctx = ctx;
   p->req = req;
   snprintf(p->delivery, sizeof(p->delivery), "%s", delivery);
-  now_rfc3339(received, sizeof(received));
+  eg_time_rfc3339(eg_time_epoch_ms(), received, sizeof(received));
   rd_kafka_header_add(hdrs, "github-event", -1, event, -1);
   rd_kafka_header_add(hdrs, "github-delivery", -1, delivery, -1);
   rd_kafka_header_add(hdrs, "hub-signature-256", -1, signature, -1);

@@ -21,6 +21,9 @@ static const struct setting producer_defaults[] = {
     {"max.in.flight.requests.per.connection", "5"},
     /* A short linger batches concurrent webhooks without hurting latency. */
     {"linger.ms", "2"},
+    /* A webhook body may be up to ENVGATE_MAX_BODY_BYTES (1 MiB by default)
+     * plus headers; the topics allow 2 MiB (docker-compose.yml). */
+    {"message.max.bytes", "2097152"},
     {"message.timeout.ms", "30000"},
     {"socket.keepalive.enable", "true"},
 };

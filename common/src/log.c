@@ -2,6 +2,7 @@
  * before threads start and only read afterwards. */
 #include "eg/log.h"
 #include "eg/error.h"
+#include "eg/timeutil.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -160,15 +161,9 @@ static bool put_string(struct line *ln, const char *s) {
 }
 
 static void put_timestamp(struct line *ln) {
-  struct timespec ts;
-  struct tm tm;
-  char out[64];
+  char out[EG_RFC3339_SIZE];
 
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  snprintf(out, sizeof(out), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-           tm.tm_sec, (int)(ts.tv_nsec / 1000000));
+  eg_time_rfc3339(eg_time_epoch_ms(), out, sizeof(out));
   puts_raw(ln, out);
 }
 
