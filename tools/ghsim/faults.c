@@ -197,16 +197,13 @@ void gs_faults_decide(struct gs_faults *f,
                       enum gs_ep ep,
                       uint64_t r,
                       struct gs_fault_decision *out) {
+  static const enum gs_fault_kind kinds[] = {
+      GS_FAULT_500,         GS_FAULT_502,           GS_FAULT_429,
+      GS_FAULT_403_PRIMARY, GS_FAULT_403_SECONDARY, GS_FAULT_TIMEOUT,
+      GS_FAULT_RESET};
   struct gs_fault *ft;
-  double u, acc = 0;
-  const struct {
-    double p;
-    enum gs_fault_kind kind;
-  } * it, table[] = {{0, GS_FAULT_500},           {0, GS_FAULT_502},
-                     {0, GS_FAULT_429},           {0, GS_FAULT_403_PRIMARY},
-                     {0, GS_FAULT_403_SECONDARY}, {0, GS_FAULT_TIMEOUT},
-                     {0, GS_FAULT_RESET}};
   double ps[7];
+  double u, acc = 0;
 
   memset(out, 0, sizeof(*out));
   if (f == NULL || (unsigned)ep >= GS_EP_COUNT || !f->ep[ep].set)
@@ -214,8 +211,8 @@ void gs_faults_decide(struct gs_faults *f,
   ft = &f->ep[ep];
   out->retry_after_s = ft->retry_after_s;
   out->hold_ms = ft->timeout_ms;
-  /* Two independent draws from one value: latency from the high bits of a
-   * second mix, the fault from r itself. */
+  /* Latency from a second mix of r, the fault from r itself, so the two
+   * draws are independent. */
   if (ft->latency_max_ms > ft->latency_min_ms)
     out->latency_ms =
         ft->latency_min_ms +
@@ -223,8 +220,6 @@ void gs_faults_decide(struct gs_faults *f,
                    ((uint64_t)ft->latency_max_ms - ft->latency_min_ms + 1));
   else
     out->latency_ms = ft->latency_min_ms;
-  if (ft->limit >= 0 && atomic_load(&ft->applied) >= ft->limit)
-    return;
   ps[0] = ft->p500;
   ps[1] = ft->p502;
   ps[2] = ft->p429;
@@ -234,20 +229,16 @@ void gs_faults_decide(struct gs_faults *f,
   ps[6] = ft->preset;
   u = gs_unit(r);
   for (size_t i = 0; i < 7; i++) {
-    it = &table[i];
     acc += ps[i];
-    if (ps[i] > 0 && u < acc) {
-      /* The limit counts faults actually fired; a race past it by a call
-       * or two under concurrency is acceptable for a test tool, so undo
-       * the overshoot instead of locking. */
-      if (ft->limit >= 0 && atomic_fetch_add(&ft->applied, 1) >= ft->limit) {
-        atomic_fetch_sub(&ft->applied, 1);
-        return;
-      }
-      if (ft->limit < 0)
-        atomic_fetch_add(&ft->applied, 1);
-      out->kind = it->kind;
+    if (ps[i] <= 0 || u >= acc)
+      continue;
+    /* With a limit, count the fault first and give up the slot when over:
+     * concurrent calls never fire more than limit faults. */
+    if (atomic_fetch_add(&ft->applied, 1) >= ft->limit && ft->limit >= 0) {
+      atomic_fetch_sub(&ft->applied, 1);
       return;
     }
+    out->kind = kinds[i];
+    return;
   }
 }

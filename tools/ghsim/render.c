@@ -274,6 +274,12 @@ tpl_fill(const char *tpl, const struct tvar vars[128], size_t *len) {
     gs_buf_free(&b);
     return NULL;
   }
+  /* Bodies live as long as the simulator: give back the growth slack. */
+  {
+    char *fit = realloc(b.p, b.len + 1);
+    if (fit != NULL)
+      b.p = fit;
+  }
   *len = b.len;
   return b.p;
 }

@@ -1,6 +1,6 @@
 /* The simulated GitHub REST endpoints: path matching, token checks, faults,
  * GitHub's headers, and the handlers that answer from the cached JSON. */
-#include "ghsim.h"
+#include "routes.h"
 
 #include "eg/error.h"
 #include "eg/log.h"
@@ -11,42 +11,16 @@
 #include <string.h>
 #include <strings.h>
 
-#define CT_JSON  "application/json; charset=utf-8"
-#define DOCS     "https://docs.github.com/rest"
-#define MAX_SEGS 10
+#define CT_JSON "application/json; charset=utf-8"
+#define DOCS    "https://docs.github.com/rest"
 
-/* One API call being answered. */
-struct call {
-  struct gs_sim *sim;
-  eg_http_req_t *req;
-  enum gs_ep ep;
-  const char *method;
-  const char *seg[MAX_SEGS];
-  size_t seglen[MAX_SEGS];
-  size_t nseg;
-  struct gs_repo *repo;       /* repository of a /repos/ path */
-  struct gs_token *tok;       /* the installation token used */
-  struct gs_installation *rl; /* whose rate limit the call counts on */
-  const char *accepted_perm;  /* x-accepted-github-permissions */
-  /* The answer. */
-  int status;
-  const char *body;
-  size_t len;
-  char *owned; /* body when built for this call (freed after answering) */
-  char *link;
-  uint32_t retry_after_s;
-  bool rl_exhausted;
-  bool abort_conn;
-  uint32_t delay_ms;
-};
-
-static void set_body(struct call *c, int status, const char *body, size_t len) {
+void gs_call_body(struct gs_call *c, int status, const char *body, size_t len) {
   c->status = status;
   c->body = body;
   c->len = len;
 }
 
-static void set_owned(struct call *c, int status, struct gs_buf *b) {
+void gs_call_owned(struct gs_call *c, int status, struct gs_buf *b) {
   if (b->oom) {
     gs_buf_free(b);
     c->status = 500;
@@ -62,17 +36,17 @@ static void set_owned(struct call *c, int status, struct gs_buf *b) {
 }
 
 /* A GitHub error body: {"message", "documentation_url", "status"}. */
-static void set_error(struct call *c, int status, const char *message) {
+void gs_call_error(struct gs_call *c, int status, const char *message) {
   struct gs_buf b = {0};
 
   gs_buf_adds(&b, "{\"message\":");
   gs_buf_add_jstr(&b, message);
   gs_buf_addf(&b, ",\"documentation_url\":\"%s\",\"status\":\"%d\"}", DOCS,
               status);
-  set_owned(c, status, &b);
+  gs_call_owned(c, status, &b);
 }
 
-static void set_validation_failed(struct call *c,
+static void set_validation_failed(struct gs_call *c,
                                   const char *resource,
                                   const char *message) {
   struct gs_buf b = {0};
@@ -83,22 +57,22 @@ static void set_validation_failed(struct call *c,
   gs_buf_adds(&b, ",\"code\":\"custom\",\"message\":");
   gs_buf_add_jstr(&b, message);
   gs_buf_addf(&b, "}],\"documentation_url\":\"%s\",\"status\":\"422\"}", DOCS);
-  set_owned(c, 422, &b);
+  gs_call_owned(c, 422, &b);
 }
 
-static bool seg_is(const struct call *c, size_t i, const char *s) {
+static bool seg_is(const struct gs_call *c, size_t i, const char *s) {
   return i < c->nseg && c->seglen[i] == strlen(s) &&
          memcmp(c->seg[i], s, c->seglen[i]) == 0;
 }
 
-static bool seg_u64(const struct call *c, size_t i, uint64_t *out) {
+bool gs_call_seg_u64(const struct gs_call *c, size_t i, uint64_t *out) {
   return i < c->nseg &&
          eg_parse_u64n(c->seg[i], c->seglen[i], 1, UINT64_MAX, out) == EG_OK;
 }
 
 /* ---- headers and answering ---- */
 
-static void add_headers(struct call *c) {
+static void add_headers(struct gs_call *c) {
   struct gs_sim *sim = c->sim;
   char v[64];
   uint64_t n = atomic_fetch_add(&sim->req_counter, 1) + 1;
@@ -147,10 +121,14 @@ static void add_headers(struct call *c) {
   }
 }
 
-static void finish(struct call *c) {
+static void finish(struct gs_call *c) {
   struct gs_sim *sim = c->sim;
 
   gs_records_count(&sim->rec, c->ep, c->abort_conn ? 0 : c->status);
+  eg_log(EG_LOG_DEBUG, "answer", EG_LSTR("method", c->method),
+         EG_LSTR("endpoint", gs_ep_name(c->ep)),
+         EG_LINT("status", c->abort_conn ? 0 : c->status),
+         EG_LINT("delay_ms", c->delay_ms), EG_LBOOL("dropped", c->abort_conn));
   if (!c->abort_conn)
     add_headers(c);
   if ((c->delay_ms > 0 || c->abort_conn) && !atomic_load(&sim->stopping)) {
@@ -191,7 +169,7 @@ static const char *bearer(const char *authz) {
 
 /* Checks the installation token for a /repos/{o}/{r}/... call needing
  * perm at level. @returns true when the call may proceed. */
-static bool check_repo_auth(struct call *c, const char *perm, int level) {
+static bool check_repo_auth(struct gs_call *c, const char *perm, int level) {
   struct gs_sim *sim = c->sim;
   const char *authz = eg_http_req_header(c->req, "Authorization");
   const char *tok = bearer(authz);
@@ -207,50 +185,51 @@ static bool check_repo_auth(struct call *c, const char *perm, int level) {
     c->accepted_perm =
         level == GS_PERM_WRITE ? "deployments=write" : "deployments=read";
   if (authz == NULL) {
-    set_error(c, 401, "Requires authentication");
+    gs_call_error(c, 401, "Requires authentication");
     return false;
   }
   t = tok != NULL ? gs_tokens_find(&sim->tokens, tok) : NULL;
   if (t == NULL || atomic_load(&t->expires_ms) <= gs_wall_ms()) {
-    set_error(c, 401, "Bad credentials");
+    gs_call_error(c, 401, "Bad credentials");
     return false;
   }
   c->tok = t;
   c->rl = t->inst;
   c->repo = gs_map_get(&sim->sc->by_repo_name, gs_hash_str(full), full);
   if (c->repo == NULL) {
-    set_error(c, 404, "Not Found");
+    gs_call_error(c, 404, "Not Found");
     return false;
   }
   if (c->repo->inst != t->inst || !gs_token_has_repo(t, c->repo->id)) {
     if (sim->sc->foreign_repo_status == 403)
-      set_error(c, 403, "Resource not accessible by integration");
+      gs_call_error(c, 403, "Resource not accessible by integration");
     else
-      set_error(c, 404, "Not Found");
+      gs_call_error(c, 404, "Not Found");
     return false;
   }
   if (gs_perms_level(&t->perms, perm) < level) {
-    set_error(c, 403, "Resource not accessible by integration");
+    gs_call_error(c, 403, "Resource not accessible by integration");
     return false;
   }
   if (sim->sc->rate_limit_enforce &&
       atomic_load(&t->inst->rl_used) >= sim->sc->rate_limit) {
     c->rl_exhausted = true;
-    set_error(c, 403,
-              "API rate limit exceeded for installation. If you reach out to "
-              "GitHub Support for help, please include the request ID.");
+    gs_call_error(
+        c, 403,
+        "API rate limit exceeded for installation. If you reach out to "
+        "GitHub Support for help, please include the request ID.");
     return false;
   }
   return true;
 }
 
-static bool check_jwt(struct call *c) {
+bool gs_call_check_jwt(struct gs_call *c) {
   struct gs_jwt_result r;
 
   gs_auth_check_jwt(c->sim->sc, eg_http_req_header(c->req, "Authorization"),
                     gs_wall_ms() / 1000, &r);
   if (r.status != 0) {
-    set_error(c, r.status, r.message);
+    gs_call_error(c, r.status, r.message);
     return false;
   }
   return true;
@@ -258,8 +237,10 @@ static bool check_jwt(struct call *c) {
 
 /* ---- pagination ---- */
 
-static unsigned
-query_uint(struct call *c, const char *name, unsigned def, unsigned max) {
+unsigned gs_call_query_uint(struct gs_call *c,
+                            const char *name,
+                            unsigned def,
+                            unsigned max) {
   const char *v = eg_http_req_query(c->req, name);
   uint64_t n;
 
@@ -272,7 +253,7 @@ query_uint(struct call *c, const char *name, unsigned def, unsigned max) {
 
 /* Builds a Link header for page/last over the call's path with the given
  * extra query (already encoded, may be empty). */
-static void set_link(struct call *c,
+static void set_link(struct gs_call *c,
                      const char *extra,
                      unsigned per_page,
                      unsigned page,
@@ -306,33 +287,33 @@ static void set_link(struct call *c,
 
 /* ---- handlers ---- */
 
-static struct gs_run *find_run(struct call *c, size_t idx) {
+static struct gs_run *find_run(struct gs_call *c, size_t idx) {
   uint64_t id;
   struct gs_run *run;
 
-  if (!seg_u64(c, idx, &id)) {
-    set_error(c, 404, "Not Found");
+  if (!gs_call_seg_u64(c, idx, &id)) {
+    gs_call_error(c, 404, "Not Found");
     return NULL;
   }
   run = gs_map_get(&c->sim->sc->by_run, gs_hash_u64(id), NULL);
   if (run == NULL || run->repo != c->repo) {
-    set_error(c, 404, "Not Found");
+    gs_call_error(c, 404, "Not Found");
     return NULL;
   }
   return run;
 }
 
-static void h_run(struct call *c) {
+static void h_run(struct gs_call *c) {
   struct gs_run *run;
 
   if (!check_repo_auth(c, "actions", GS_PERM_READ))
     return;
   run = find_run(c, 5);
   if (run != NULL)
-    set_body(c, 200, run->body, run->len);
+    gs_call_body(c, 200, run->body, run->len);
 }
 
-static void h_jobs(struct call *c) {
+static void h_jobs(struct gs_call *c) {
   struct gs_run *run;
   const char *filter = eg_http_req_query(c->req, "filter");
   bool all;
@@ -347,16 +328,16 @@ static void h_jobs(struct call *c) {
     return;
   if (filter != NULL && strcmp(filter, "latest") != 0 &&
       strcmp(filter, "all") != 0) {
-    set_error(c, 422,
-              "Invalid request.\n\nFor 'filter', \"value\" is not one of "
-              "[\"latest\", \"all\"].");
+    gs_call_error(c, 422,
+                  "Invalid request.\n\nFor 'filter', \"value\" is not one of "
+                  "[\"latest\", \"all\"].");
     return;
   }
   all = filter != NULL && strcmp(filter, "all") == 0;
   if (filter != NULL)
     snprintf(extra, sizeof(extra), "filter=%s&", filter);
-  per_page = query_uint(c, "per_page", 30, 100);
-  page = query_uint(c, "page", 1, 1000000);
+  per_page = gs_call_query_uint(c, "per_page", 30, 100);
+  page = gs_call_query_uint(c, "page", 1, 1000000);
   for (size_t i = 0; i < run->njobs; i++)
     if (all || run->jobs[i]->run_attempt == run->run_attempt)
       total++;
@@ -375,26 +356,26 @@ static void h_jobs(struct call *c) {
   }
   gs_buf_adds(&b, "]}");
   set_link(c, extra, per_page, page, last);
-  set_owned(c, 200, &b);
+  gs_call_owned(c, 200, &b);
 }
 
-static void h_job(struct call *c) {
+static void h_job(struct gs_call *c) {
   uint64_t id;
   struct gs_job *job;
 
   if (!check_repo_auth(c, "actions", GS_PERM_READ))
     return;
-  job = seg_u64(c, 5, &id)
+  job = gs_call_seg_u64(c, 5, &id)
             ? gs_map_get(&c->sim->sc->by_job, gs_hash_u64(id), NULL)
             : NULL;
   if (job == NULL || job->run->repo != c->repo) {
-    set_error(c, 404, "Not Found");
+    gs_call_error(c, 404, "Not Found");
     return;
   }
-  set_body(c, 200, job->body, job->len);
+  gs_call_body(c, 200, job->body, job->len);
 }
 
-static void h_deployments(struct call *c) {
+static void h_deployments(struct gs_call *c) {
   const char *env = eg_http_req_query(c->req, "environment");
   const char *sha = eg_http_req_query(c->req, "sha");
   const char *ref = eg_http_req_query(c->req, "ref");
@@ -406,8 +387,8 @@ static void h_deployments(struct call *c) {
   if (!check_repo_auth(c, "deployments", GS_PERM_READ))
     return;
   repo = c->repo;
-  per_page = query_uint(c, "per_page", 30, 100);
-  page = query_uint(c, "page", 1, 1000000);
+  per_page = gs_call_query_uint(c, "per_page", 30, 100);
+  page = gs_call_query_uint(c, "page", 1, 1000000);
   for (size_t i = 0; i < 4; i++) {
     const char *names[] = {"environment", "sha", "ref", "task"};
     const char *vals[] = {env, sha, ref, task};
@@ -440,10 +421,10 @@ static void h_deployments(struct call *c) {
   gs_buf_adds(&b, "]");
   set_link(c, extra.p != NULL ? extra.p : "", per_page, page, last);
   gs_buf_free(&extra);
-  set_owned(c, 200, &b);
+  gs_call_owned(c, 200, &b);
 }
 
-static void h_statuses(struct call *c) {
+static void h_statuses(struct gs_call *c) {
   uint64_t id;
   struct gs_deployment *d;
   unsigned per_page, page, last, skip, taken = 0;
@@ -451,15 +432,15 @@ static void h_statuses(struct call *c) {
 
   if (!check_repo_auth(c, "deployments", GS_PERM_READ))
     return;
-  d = seg_u64(c, 4, &id)
+  d = gs_call_seg_u64(c, 4, &id)
           ? gs_map_get(&c->sim->sc->by_dep, gs_hash_u64(id), NULL)
           : NULL;
   if (d == NULL || d->repo != c->repo) {
-    set_error(c, 404, "Not Found");
+    gs_call_error(c, 404, "Not Found");
     return;
   }
-  per_page = query_uint(c, "per_page", 30, 100);
-  page = query_uint(c, "page", 1, 1000000);
+  per_page = gs_call_query_uint(c, "per_page", 30, 100);
+  page = gs_call_query_uint(c, "page", 1, 1000000);
   last = d->nstatuses == 0
              ? 1
              : (unsigned)((d->nstatuses + per_page - 1) / per_page);
@@ -476,20 +457,20 @@ static void h_statuses(struct call *c) {
   }
   gs_buf_adds(&b, "]");
   set_link(c, "", per_page, page, last);
-  set_owned(c, 200, &b);
+  gs_call_owned(c, 200, &b);
 }
 
-static void h_approvals(struct call *c) {
+static void h_approvals(struct gs_call *c) {
   struct gs_run *run;
 
   if (!check_repo_auth(c, "actions", GS_PERM_READ))
     return;
   run = find_run(c, 5);
   if (run != NULL)
-    set_body(c, 200, run->approvals_body, run->approvals_len);
+    gs_call_body(c, 200, run->approvals_body, run->approvals_len);
 }
 
-static void h_pending(struct call *c) {
+static void h_pending(struct gs_call *c) {
   struct gs_run *run;
   struct gs_buf b = {0};
   size_t n = 0;
@@ -510,10 +491,10 @@ static void h_pending(struct call *c) {
   }
   pthread_mutex_unlock(&c->sim->state_lock);
   gs_buf_adds(&b, "]");
-  set_owned(c, 200, &b);
+  gs_call_owned(c, 200, &b);
 }
 
-static void h_review(struct call *c) {
+static void h_review(struct gs_call *c) {
   struct gs_sim *sim = c->sim;
   struct gs_run *run;
   size_t len;
@@ -531,36 +512,37 @@ static void h_review(struct call *c) {
   o = json_loadb(body, len, 0, NULL);
   if (!json_is_object(o)) {
     json_decref(o);
-    set_error(c, 400, "Problems parsing JSON");
+    gs_call_error(c, 400, "Problems parsing JSON");
     return;
   }
   env = json_string_value(json_object_get(o, "environment_name"));
   state = json_string_value(json_object_get(o, "state"));
   comment = json_string_value(json_object_get(o, "comment"));
   if (env == NULL) {
-    set_error(c, 422,
-              "Invalid request.\n\n\"environment_name\" wasn't supplied.");
+    gs_call_error(c, 422,
+                  "Invalid request.\n\n\"environment_name\" wasn't supplied.");
     goto out;
   }
   if (json_object_get(o, "state") != NULL &&
       (state == NULL ||
        (strcmp(state, "approved") != 0 && strcmp(state, "rejected") != 0))) {
-    set_error(c, 422,
-              "Invalid request.\n\nFor 'properties/state', the value is not "
-              "one of [\"approved\", \"rejected\"].");
+    gs_call_error(
+        c, 422,
+        "Invalid request.\n\nFor 'properties/state', the value is not "
+        "one of [\"approved\", \"rejected\"].");
     goto out;
   }
   if ((json_object_get(o, "comment") != NULL && comment == NULL) ||
       (state == NULL && comment == NULL)) {
-    set_error(c, 422,
-              "Invalid request.\n\n\"comment\" wasn't supplied or is not a "
-              "string (required when \"state\" is not provided).");
+    gs_call_error(c, 422,
+                  "Invalid request.\n\n\"comment\" wasn't supplied or is not a "
+                  "string (required when \"state\" is not provided).");
     goto out;
   }
   if (comment != NULL && strlen(comment) > 1024) {
-    set_error(c, 422,
-              "Invalid request.\n\n\"comment\" is longer than 1024 "
-              "characters.");
+    gs_call_error(c, 422,
+                  "Invalid request.\n\n\"comment\" is longer than 1024 "
+                  "characters.");
     goto out;
   }
   pthread_mutex_lock(&sim->state_lock);
@@ -568,7 +550,8 @@ static void h_review(struct call *c) {
     if (strcasecmp(run->pending[k].environment, env) == 0)
       p = &run->pending[k];
   if (p == NULL) {
-    set_error(c, 422, "No pending deployment requests to approve or reject");
+    gs_call_error(c, 422,
+                  "No pending deployment requests to approve or reject");
   } else if (p->reviewed != 0) {
     set_validation_failed(
         c, "DeploymentProtectionRule",
@@ -576,7 +559,7 @@ static void h_review(struct call *c) {
   } else {
     if (state != NULL)
       p->reviewed = strcmp(state, "approved") == 0 ? 1 : 2;
-    set_body(c, 204, NULL, 0);
+    gs_call_body(c, 204, NULL, 0);
   }
   pthread_mutex_unlock(&sim->state_lock);
 out:
@@ -595,361 +578,15 @@ out:
 
 /* ---- App (JWT) endpoints ---- */
 
-static void h_mint(struct call *c) {
-  struct gs_sim *sim = c->sim;
-  struct gs_scenario *sc = sim->sc;
-  uint64_t inst_id;
-  struct gs_installation *in;
-  size_t len;
-  const char *body;
-  json_t *o = NULL, *ids, *names, *perms, *resp = NULL, *repos;
-  struct gs_token *tok = NULL;
-  uint64_t *sel = NULL;
-  size_t nsel = 0;
-  char exp[32];
-  char *out;
-  char *perm_text = NULL;
-  struct gs_mint_rec rec = {0};
-
-  if (!check_jwt(c))
-    return;
-  if (!seg_u64(c, 2, &inst_id) ||
-      (in = gs_map_get(&sc->by_inst, gs_hash_u64(inst_id), NULL)) == NULL) {
-    set_error(c, 404, "Not Found");
-    return;
-  }
-  body = eg_http_req_body(c->req, &len);
-  if (len > 0) {
-    o = json_loadb(body, len, 0, NULL);
-    if (!json_is_object(o)) {
-      set_error(c, 400, "Problems parsing JSON");
-      goto out;
-    }
-  }
-  ids = json_object_get(o, "repository_ids");
-  names = json_object_get(o, "repositories");
-  perms = json_object_get(o, "permissions");
-  tok = calloc(1, sizeof(*tok));
-  if (tok == NULL)
-    goto oom;
-  tok->inst = in;
-  tok->perms = in->perms;
-  if ((ids != NULL && !json_is_array(ids)) ||
-      (names != NULL && !json_is_array(names))) {
-    set_error(c, 422,
-              "Invalid request.\n\n\"repository_ids\" and \"repositories\" "
-              "must be arrays.");
-    goto out;
-  }
-  if (json_array_size(ids) + json_array_size(names) > 500) {
-    set_error(c, 422,
-              "Invalid request.\n\nAt most 500 repositories may be "
-              "requested.");
-    goto out;
-  }
-  if (json_array_size(ids) + json_array_size(names) > 0) {
-    size_t i;
-    json_t *v;
-    sel = calloc(json_array_size(ids) + json_array_size(names), sizeof(*sel));
-    if (sel == NULL)
-      goto oom;
-    json_array_foreach(ids, i, v) {
-      struct gs_repo *r =
-          json_is_integer(v)
-              ? gs_map_get(&sc->by_repo_id,
-                           gs_hash_u64((uint64_t)json_integer_value(v)), NULL)
-              : NULL;
-      if (r == NULL || r->inst != in)
-        goto no_repo;
-      sel[nsel++] = r->id;
-    }
-    json_array_foreach(names, i, v) {
-      struct gs_repo *r = NULL;
-      for (size_t k = 0; json_is_string(v) && k < in->nrepos; k++)
-        if (strcmp(in->repos[k]->name, json_string_value(v)) == 0)
-          r = in->repos[k];
-      if (r == NULL)
-        goto no_repo;
-      sel[nsel++] = r->id;
-    }
-    tok->repo_ids = sel;
-    tok->nrepo_ids = nsel;
-    sel = NULL;
-  }
-  if (perms != NULL) {
-    struct gs_perms want;
-    char err[GS_ERRBUF_LEN];
-    if (gs_perms_parse(perms, &want, err, sizeof(err)) != 0) {
-      set_error(c, 422,
-                "The permissions requested are not granted to this "
-                "installation.");
-      goto out;
-    }
-    for (size_t i = 0; i < want.n; i++)
-      if (gs_perms_level(&in->perms, want.p[i].name) < want.p[i].level) {
-        set_error(c, 422,
-                  "The permissions requested are not granted to this "
-                  "installation.");
-        goto out;
-      }
-    tok->perms = want;
-  }
-  tok->token = malloc(4 + 60 + 1);
-  if (tok->token == NULL)
-    goto oom;
-  memcpy(tok->token, "ghs_", 4);
-  if (gs_random_alnum(tok->token + 4, 60) != 0)
-    goto oom;
-  tok->token[64] = '\0';
-  gs_sha256_hex(tok->token, tok->sha256);
-  tok->created_ms = gs_wall_ms();
-  atomic_init(&tok->expires_ms, tok->created_ms + sc->token_ttl_ms);
-  gs_fmt_iso((tok->created_ms + sc->token_ttl_ms) / 1000, exp, sizeof(exp));
-  resp = json_object();
-  repos = json_array();
-  if (resp == NULL || repos == NULL) {
-    json_decref(repos);
-    goto oom;
-  }
-  json_object_set_new(resp, "token", json_string(tok->token));
-  json_object_set_new(resp, "expires_at", json_string(exp));
-  json_object_set_new(resp, "permissions", gs_perms_json(&tok->perms));
-  json_object_set_new(
-      resp, "repository_selection",
-      json_string(tok->repo_ids == NULL && in->all_repos ? "all" : "selected"));
-  if (tok->repo_ids != NULL) {
-    for (size_t i = 0; i < tok->nrepo_ids; i++)
-      json_array_append(
-          repos, ((struct gs_repo *)gs_map_get(
-                      &sc->by_repo_id, gs_hash_u64(tok->repo_ids[i]), NULL))
-                     ->json_full);
-  } else if (!in->all_repos) {
-    for (size_t i = 0; i < in->nrepos; i++)
-      json_array_append(repos, in->repos[i]->json_full);
-  }
-  if (json_array_size(repos) > 0)
-    json_object_set_new(resp, "repositories", repos);
-  else
-    json_decref(repos);
-  out = json_dumps(resp, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  perm_text = json_dumps(json_object_get(resp, "permissions"), JSON_COMPACT);
-  if (out == NULL || perm_text == NULL) {
-    free(out);
-    goto oom;
-  }
-  rec.installation_id = in->id;
-  rec.repo_ids = tok->repo_ids;
-  rec.nrepo_ids = tok->nrepo_ids;
-  rec.permissions = perm_text;
-  rec.token_sha256 = tok->sha256;
-  rec.at_ms = tok->created_ms;
-  if (gs_tokens_add(&sim->tokens, tok) != 0) {
-    free(out);
-    goto oom;
-  }
-  tok = NULL;
-  if (gs_records_mint(&sim->rec, &rec) != 0)
-    eg_log(EG_LOG_WARN, "mint not recorded (out of memory)");
-  c->owned = out;
-  set_body(c, 201, out, strlen(out));
-  goto out;
-no_repo:
-  set_error(c, 422,
-            "There is at least one repository that does not exist or is not "
-            "accessible to the parent installation.");
-  goto out;
-oom:
-  set_error(c, 500, "Server Error");
-out:
-  if (tok != NULL) {
-    free(tok->token);
-    free(tok->repo_ids);
-    free(tok);
-  }
-  free(sel);
-  free(perm_text);
-  json_decref(resp);
-  json_decref(o);
-}
-
-static bool delivery_matches(const struct gs_delivery *d, const char *status) {
-  if (status == NULL)
-    return true;
-  if (strcmp(status, "success") == 0)
-    return d->status_code >= 200 && d->status_code < 400;
-  return d->status_code >= 400;
-}
-
-static void h_deliveries(struct call *c) {
-  struct gs_sim *sim = c->sim;
-  const char *status = eg_http_req_query(c->req, "status");
-  const char *cursor = eg_http_req_query(c->req, "cursor");
-  unsigned per_page = query_uint(c, "per_page", 30, 100);
-  uint64_t from = UINT64_MAX;
-  struct gs_buf b = {0}, link = {0};
-  size_t taken = 0;
-  size_t i;
-
-  if (!check_jwt(c))
-    return;
-  if (status != NULL && strcmp(status, "success") != 0 &&
-      strcmp(status, "failure") != 0) {
-    set_error(c, 422,
-              "Invalid request.\n\nFor 'status', the value is not one of "
-              "[\"success\", \"failure\"].");
-    return;
-  }
-  if (cursor != NULL &&
-      (strncmp(cursor, "v1_", 3) != 0 ||
-       eg_parse_u64(cursor + 3, 1, UINT64_MAX, &from) != EG_OK)) {
-    set_error(c, 422, "Invalid cursor");
-    return;
-  }
-  gs_buf_adds(&b, "[");
-  pthread_mutex_lock(&sim->state_lock);
-  /* Newest first; the cursor names the first id of the next page. */
-  for (i = sim->ndeliveries; i > 0; i--) {
-    const struct gs_delivery *d = &sim->deliveries[i - 1];
-    char *item;
-    if (d->id > from || !delivery_matches(d, status))
-      continue;
-    if (taken == per_page) {
-      gs_buf_addf(&link, "<%s/app/hook/deliveries?per_page=%u", sim->base_url,
-                  per_page);
-      if (status != NULL)
-        gs_buf_addf(&link, "&status=%s", status);
-      gs_buf_addf(&link, "&cursor=v1_%llu>; rel=\"next\"",
-                  (unsigned long long)d->id);
-      break;
-    }
-    item = gs_render_delivery(d, false);
-    if (item == NULL) {
-      b.oom = true;
-      break;
-    }
-    if (taken++ > 0)
-      gs_buf_adds(&b, ",");
-    gs_buf_adds(&b, item);
-    free(item);
-  }
-  pthread_mutex_unlock(&sim->state_lock);
-  gs_buf_adds(&b, "]");
-  if (!link.oom && link.p != NULL) {
-    c->link = link.p;
-    link.p = NULL;
-  }
-  gs_buf_free(&link);
-  set_owned(c, 200, &b);
-}
-
-static struct gs_delivery *find_delivery(struct gs_sim *sim, uint64_t id) {
-  for (size_t i = 0; i < sim->ndeliveries; i++)
-    if (sim->deliveries[i].id == id)
-      return &sim->deliveries[i];
-  return NULL;
-}
-
-static void h_delivery(struct call *c) {
-  uint64_t id;
-  struct gs_delivery *d;
-  char *item = NULL;
-
-  if (!check_jwt(c))
-    return;
-  if (!seg_u64(c, 3, &id)) {
-    set_error(c, 404, "Not Found");
-    return;
-  }
-  pthread_mutex_lock(&c->sim->state_lock);
-  d = find_delivery(c->sim, id);
-  if (d != NULL)
-    item = gs_render_delivery(d, true);
-  pthread_mutex_unlock(&c->sim->state_lock);
-  if (d == NULL) {
-    set_error(c, 404, "Not Found");
-    return;
-  }
-  if (item == NULL) {
-    set_error(c, 500, "Server Error");
-    return;
-  }
-  c->owned = item;
-  set_body(c, 200, item, strlen(item));
-}
-
-static void h_redeliver(struct call *c) {
-  struct gs_sim *sim = c->sim;
-  uint64_t id, new_id = 0;
-  struct gs_delivery *d;
-  bool found = false, oom = false;
-
-  if (!check_jwt(c))
-    return;
-  if (!seg_u64(c, 3, &id)) {
-    set_error(c, 404, "Not Found");
-    return;
-  }
-  pthread_mutex_lock(&sim->state_lock);
-  d = find_delivery(sim, id);
-  if (d != NULL) {
-    found = true;
-    if (sim->ndeliveries == sim->capdeliveries) {
-      size_t nc = sim->capdeliveries == 0 ? 16 : sim->capdeliveries * 2;
-      struct gs_delivery *nd = realloc(sim->deliveries, nc * sizeof(*nd));
-      if (nd == NULL)
-        oom = true;
-      else {
-        sim->deliveries = nd;
-        sim->capdeliveries = nc;
-        d = find_delivery(sim, id);
-      }
-    }
-    if (!oom) {
-      struct gs_delivery *n = &sim->deliveries[sim->ndeliveries];
-      char ts[32];
-      gs_fmt_iso(gs_wall_ms() / 1000, ts, sizeof(ts));
-      *n = *d;
-      n->id = new_id = sim->next_delivery_id++;
-      n->redelivery = true;
-      n->status_code = sim->sc->redelivery_status_code;
-      n->duration = 0.12;
-      n->guid = strdup(d->guid);
-      n->event = strdup(d->event);
-      n->action = d->action != NULL ? strdup(d->action) : NULL;
-      n->delivered_at = strdup(ts);
-      if (n->guid == NULL || n->event == NULL || n->delivered_at == NULL ||
-          (d->action != NULL && n->action == NULL)) {
-        free(n->guid);
-        free(n->event);
-        free(n->action);
-        free(n->delivered_at);
-        oom = true;
-      } else {
-        sim->ndeliveries++;
-      }
-    }
-  }
-  pthread_mutex_unlock(&sim->state_lock);
-  if (!found) {
-    set_error(c, 404, "Not Found");
-    return;
-  }
-  if (oom || gs_records_redeliver(&sim->rec, id, new_id) != 0) {
-    set_error(c, 500, "Server Error");
-    return;
-  }
-  set_body(c, 202, "{}", 2);
-}
-
 /* ---- dispatch ---- */
 
-static void split(struct call *c, const char *path) {
+static void split(struct gs_call *c, const char *path) {
   const char *p = path;
 
   c->nseg = 0;
   while (*p == '/')
     p++;
-  while (*p != '\0' && c->nseg < MAX_SEGS) {
+  while (*p != '\0' && c->nseg < GS_MAX_SEGS) {
     const char *e = strchr(p, '/');
     size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
     c->seg[c->nseg] = p;
@@ -960,13 +597,13 @@ static void split(struct call *c, const char *path) {
       p++;
   }
   if (*p != '\0')
-    c->nseg = MAX_SEGS + 1; /* too deep: matches nothing */
+    c->nseg = GS_MAX_SEGS + 1; /* too deep: matches nothing */
 }
 
-typedef void (*handler_fn)(struct call *c);
+typedef void (*handler_fn)(struct gs_call *c);
 
 /* Maps the path (after an optional GHES /api/v3 prefix) to an endpoint. */
-static handler_fn route(struct call *c) {
+static handler_fn route(struct gs_call *c) {
   bool get = strcmp(c->method, "GET") == 0;
   bool post = strcmp(c->method, "POST") == 0;
 
@@ -974,20 +611,20 @@ static handler_fn route(struct call *c) {
     if (c->nseg == 4 && seg_is(c, 1, "installations") &&
         seg_is(c, 3, "access_tokens")) {
       c->ep = GS_EP_MINT;
-      return post ? h_mint : NULL;
+      return post ? gs_app_mint : NULL;
     }
     if (seg_is(c, 1, "hook") && seg_is(c, 2, "deliveries")) {
       if (c->nseg == 3) {
         c->ep = GS_EP_DELIVERIES;
-        return get ? h_deliveries : NULL;
+        return get ? gs_app_deliveries : NULL;
       }
       if (c->nseg == 4) {
         c->ep = GS_EP_DELIVERY;
-        return get ? h_delivery : NULL;
+        return get ? gs_app_delivery : NULL;
       }
       if (c->nseg == 5 && seg_is(c, 4, "attempts")) {
         c->ep = GS_EP_REDELIVER;
-        return post ? h_redeliver : NULL;
+        return post ? gs_app_redeliver : NULL;
       }
     }
     return NULL;
@@ -1038,33 +675,34 @@ static uint64_t next_random(struct gs_sim *sim) {
   return gs_splitmix64(sim->seed ^ gs_splitmix64(n));
 }
 
-static void apply_fault(struct call *c, const struct gs_fault_decision *d) {
+static void apply_fault(struct gs_call *c, const struct gs_fault_decision *d) {
   switch (d->kind) {
   case GS_FAULT_NONE:
     return;
   case GS_FAULT_500:
-    set_error(c, 500, "Server Error");
+    gs_call_error(c, 500, "Server Error");
     break;
   case GS_FAULT_502:
-    set_body(c, 502, "{\"message\":\"Server Error\"}",
-             strlen("{\"message\":\"Server Error\"}"));
+    gs_call_body(c, 502, "{\"message\":\"Server Error\"}",
+                 strlen("{\"message\":\"Server Error\"}"));
     break;
   case GS_FAULT_429:
     c->retry_after_s = d->retry_after_s;
-    set_error(c, 429, "API rate limit exceeded (simulated).");
+    gs_call_error(c, 429, "API rate limit exceeded (simulated).");
     break;
   case GS_FAULT_403_PRIMARY:
     c->rl_exhausted = true;
-    set_error(c, 403,
-              "API rate limit exceeded for installation. If you reach out to "
-              "GitHub Support for help, please include the request ID.");
+    gs_call_error(
+        c, 403,
+        "API rate limit exceeded for installation. If you reach out to "
+        "GitHub Support for help, please include the request ID.");
     break;
   case GS_FAULT_403_SECONDARY:
     c->retry_after_s = d->retry_after_s;
-    set_error(c, 403,
-              "You have exceeded a secondary rate limit. Please wait a few "
-              "minutes before you try again. If you reach out to GitHub "
-              "Support for help, please include the request ID.");
+    gs_call_error(c, 403,
+                  "You have exceeded a secondary rate limit. Please wait a few "
+                  "minutes before you try again. If you reach out to GitHub "
+                  "Support for help, please include the request ID.");
     break;
   case GS_FAULT_TIMEOUT:
     c->abort_conn = true;
@@ -1079,7 +717,7 @@ static void apply_fault(struct call *c, const struct gs_fault_decision *d) {
 
 void gs_sim_handle(eg_http_req_t *req, void *ud) {
   struct gs_sim *sim = ud;
-  struct call c = {
+  struct gs_call c = {
       .sim = sim, .req = req, .ep = GS_EP_OTHER, .rl = &sim->app_rl};
   const char *path = eg_http_req_path(req);
   handler_fn fn;
@@ -1111,19 +749,19 @@ void gs_sim_handle(eg_http_req_t *req, void *ud) {
   gs_faults_decide(faults, c.ep, next_random(sim), &fd);
   c.delay_ms = fd.latency_ms;
   if (c.ep == GS_EP_OTHER) {
-    set_error(&c, 404, "Not Found");
+    gs_call_error(&c, 404, "Not Found");
   } else if (sim->sc->require_user_agent &&
              eg_http_req_header(req, "User-Agent") == NULL) {
-    set_error(&c, 403,
-              "Request forbidden by administrative rules. Please make sure "
-              "your request has a User-Agent header "
-              "(https://docs.github.com/en/rest/overview/resources-in-the-"
-              "rest-api#user-agent-required). Check "
-              "https://developer.github.com for other possible causes.");
+    gs_call_error(&c, 403,
+                  "Request forbidden by administrative rules. Please make sure "
+                  "your request has a User-Agent header "
+                  "(https://docs.github.com/en/rest/overview/resources-in-the-"
+                  "rest-api#user-agent-required). Check "
+                  "https://developer.github.com for other possible causes.");
   } else if (fd.kind != GS_FAULT_NONE) {
     apply_fault(&c, &fd);
   } else if (fn == NULL) {
-    set_error(&c, 404, "Not Found");
+    gs_call_error(&c, 404, "Not Found");
   } else {
     fn(&c);
   }

@@ -1,7 +1,7 @@
 /* Loads a scenario file into the simulator's model: the App, installations,
  * repositories, runs, jobs, deployments and hook deliveries, plus runs
  * generated in bulk for load tests. Validation errors name the field. */
-#include "ghsim.h"
+#include "model.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,57 +12,9 @@
 #define KEY_MAX_BYTES      ((size_t)64 * 1024)
 #define GENERATE_MAX_RUNS  1000000u
 
-struct ld {
-  struct gs_scenario *sc;
-  char *err;
-  size_t errlen;
-  bool oom;
-  uint64_t seed;
-  size_t capinsts, caprepos, capruns, capjobs, capdeps;
-};
-
-static char *sdup(struct ld *l, const char *s) {
-  char *p;
-
-  if (s == NULL)
-    return NULL;
-  p = strdup(s);
-  if (p == NULL)
-    l->oom = true;
-  return p;
-}
-
-static int fail(struct ld *l, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int fail(struct ld *l, const char *fmt, ...) {
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(l->err, l->errlen, fmt, ap);
-  va_end(ap);
-  return -1;
-}
-
-/* Appends p to a growable array of pointers. */
-static int push(struct ld *l, void ***arr, size_t *n, size_t *cap, void *p) {
-  if (*n == *cap) {
-    size_t nc = *cap == 0 ? 16 : *cap * 2;
-    void **na = realloc(*arr, nc * sizeof(*na));
-    if (na == NULL) {
-      l->oom = true;
-      return -1;
-    }
-    *arr = na;
-    *cap = nc;
-  }
-  (*arr)[(*n)++] = p;
-  return 0;
-}
-
 /* Optional string member: the default when absent; NULL for JSON null when
  * nullable. @returns 0, or -1 when present with the wrong type. */
-static int get_str(struct ld *l,
+static int get_str(struct gs_ld *l,
                    json_t *o,
                    const char *key,
                    const char *def,
@@ -73,7 +25,7 @@ static int get_str(struct ld *l,
 
   *out = NULL;
   if (v == NULL) {
-    *out = sdup(l, def);
+    *out = gs_ld_strdup(l, def);
     return 0;
   }
   if (json_is_null(v) && nullable)
@@ -82,11 +34,11 @@ static int get_str(struct ld *l,
     snprintf(l->err, l->errlen, "%s.%s: must be a non-empty string", ctx, key);
     return -1;
   }
-  *out = sdup(l, json_string_value(v));
+  *out = gs_ld_strdup(l, json_string_value(v));
   return 0;
 }
 
-static int get_u64(struct ld *l,
+static int get_u64(struct gs_ld *l,
                    json_t *o,
                    const char *key,
                    uint64_t def,
@@ -110,7 +62,7 @@ static int get_u64(struct ld *l,
   return 0;
 }
 
-static int get_double(struct ld *l,
+static int get_double(struct gs_ld *l,
                       json_t *o,
                       const char *key,
                       double def,
@@ -133,19 +85,7 @@ static int get_double(struct ld *l,
   return 0;
 }
 
-static void fake_sha(uint64_t seed, uint64_t id, char out[41]) {
-  uint64_t x = gs_splitmix64(seed ^ gs_splitmix64(id));
-
-  for (int i = 0; i < 40; i += 16) {
-    char part[17];
-    x = gs_splitmix64(x);
-    snprintf(part, sizeof(part), "%016llx", (unsigned long long)x);
-    memcpy(out + i, part, (size_t)(40 - i < 16 ? 40 - i : 16));
-  }
-  out[40] = '\0';
-}
-
-static struct gs_repo *repo_ref(struct ld *l, json_t *o, const char *ctx) {
+static struct gs_repo *repo_ref(struct gs_ld *l, json_t *o, const char *ctx) {
   json_t *v = json_object_get(o, "repository");
   json_t *vid = json_object_get(o, "repository_id");
   struct gs_repo *repo = NULL;
@@ -157,83 +97,23 @@ static struct gs_repo *repo_ref(struct ld *l, json_t *o, const char *ctx) {
     repo = gs_map_get(&l->sc->by_repo_id,
                       gs_hash_u64((uint64_t)json_integer_value(vid)), NULL);
   else {
-    fail(l, "%s: needs \"repository\" (owner/name) or \"repository_id\"", ctx);
+    gs_ld_fail(l, "%s: needs \"repository\" (owner/name) or \"repository_id\"",
+               ctx);
     return NULL;
   }
   if (repo == NULL)
-    fail(l, "%s: unknown repository", ctx);
+    gs_ld_fail(l, "%s: unknown repository", ctx);
   return repo;
 }
 
-static int add_repo(struct ld *l,
-                    uint64_t id,
-                    const char *owner,
-                    const char *name,
-                    bool priv,
-                    struct gs_repo **out) {
-  struct gs_scenario *sc = l->sc;
-  struct gs_repo *r;
-  char idbuf[32];
-
-  *out = NULL;
-  snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)id);
-  if (gs_map_get(&sc->by_repo_id, gs_hash_u64(id), NULL) != NULL)
-    return fail(l, "repositories: duplicate id %s", idbuf);
-  r = calloc(1, sizeof(*r));
-  if (r == NULL) {
-    l->oom = true;
-    return -1;
-  }
-  r->id = id;
-  r->owner = sdup(l, owner);
-  r->name = sdup(l, name);
-  r->private_repo = priv;
-  r->full_name = malloc(strlen(owner) + strlen(name) + 2);
-  if (r->full_name != NULL)
-    snprintf(r->full_name, strlen(owner) + strlen(name) + 2, "%s/%s", owner,
-             name);
-  if (push(l, (void ***)&sc->repos, &sc->nrepos, &l->caprepos, r) != 0) {
-    free(r->owner);
-    free(r->name);
-    free(r->full_name);
-    free(r);
-    return -1;
-  }
-  if (r->full_name == NULL || r->owner == NULL || r->name == NULL) {
-    l->oom = true;
-    return -1;
-  }
-  if (gs_map_get(&sc->by_repo_name, gs_hash_str(r->full_name), r->full_name) !=
-      NULL)
-    return fail(l, "repositories: duplicate name %s", r->full_name);
-  if (gs_map_put(&sc->by_repo_id, gs_hash_u64(id), NULL, r) != 0 ||
-      gs_map_put(&sc->by_repo_name, gs_hash_str(r->full_name), r->full_name,
-                 r) != 0) {
-    l->oom = true;
-    return -1;
-  }
-  *out = r;
-  return 0;
-}
-
-static bool valid_name(const char *s) {
-  if (s == NULL || *s == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-    return false;
-  for (; *s != '\0'; s++)
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-          (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
-      return false;
-  return true;
-}
-
-static int load_repos(struct ld *l, json_t *arr) {
+static int load_repos(struct gs_ld *l, json_t *arr) {
   size_t i;
   json_t *o;
 
   if (arr == NULL)
     return 0;
   if (!json_is_array(arr))
-    return fail(l, "repositories: must be an array");
+    return gs_ld_fail(l, "repositories: must be an array");
   json_array_foreach(arr, i, o) {
     uint64_t id;
     const char *owner = json_string_value(json_object_get(o, "owner"));
@@ -241,71 +121,24 @@ static int load_repos(struct ld *l, json_t *arr) {
     struct gs_repo *r;
     if (get_u64(l, o, "id", 0, true, &id, "repositories[]") != 0)
       return -1;
-    if (!valid_name(owner) || !valid_name(name))
-      return fail(l, "repositories[]: owner and name must be [A-Za-z0-9._-]+");
-    if (add_repo(l, id, owner, name,
-                 json_is_true(json_object_get(o, "private")), &r) != 0)
+    if (!gs_ld_valid_name(owner) || !gs_ld_valid_name(name))
+      return gs_ld_fail(
+          l, "repositories[]: owner and name must be [A-Za-z0-9._-]+");
+    if (gs_ld_add_repo(l, id, owner, name,
+                       json_is_true(json_object_get(o, "private")), &r) != 0)
       return -1;
   }
   return 0;
 }
 
-static struct gs_installation *
-add_inst(struct ld *l, uint64_t id, const char *account) {
-  struct gs_scenario *sc = l->sc;
-  struct gs_installation *in = calloc(1, sizeof(*in));
-
-  if (in == NULL) {
-    l->oom = true;
-    return NULL;
-  }
-  in->id = id;
-  in->account = sdup(l, account);
-  in->perms = sc->app.perms;
-  if (push(l, (void ***)&sc->insts, &sc->ninsts, &l->capinsts, in) != 0) {
-    free(in->account);
-    free(in);
-    return NULL;
-  }
-  if (gs_map_put(&sc->by_inst, gs_hash_u64(id), NULL, in) != 0) {
-    l->oom = true;
-    return NULL;
-  }
-  return in;
-}
-
-static int
-inst_add_repo(struct ld *l, struct gs_installation *in, struct gs_repo *r) {
-  size_t cap = in->nrepos;
-  struct gs_repo **nr;
-
-  if (r->inst != NULL && r->inst != in)
-    return fail(l, "installations: repository %s is in two installations%s",
-                r->full_name, "");
-  if (r->inst == in)
-    return 0;
-  /* Grow by doubling: the array's capacity is implied by powers of two. */
-  if ((cap & (cap - 1)) == 0) {
-    nr = realloc(in->repos, (cap == 0 ? 1 : cap * 2) * sizeof(*nr));
-    if (nr == NULL) {
-      l->oom = true;
-      return -1;
-    }
-    in->repos = nr;
-  }
-  in->repos[in->nrepos++] = r;
-  r->inst = in;
-  return 0;
-}
-
-static int load_insts(struct ld *l, json_t *arr) {
+static int load_insts(struct gs_ld *l, json_t *arr) {
   size_t i;
   json_t *o;
 
   if (arr == NULL)
     return 0;
   if (!json_is_array(arr))
-    return fail(l, "installations: must be an array");
+    return gs_ld_fail(l, "installations: must be an array");
   json_array_foreach(arr, i, o) {
     uint64_t id;
     const char *account = json_string_value(json_object_get(o, "account"));
@@ -318,8 +151,8 @@ static int load_insts(struct ld *l, json_t *arr) {
     if (get_u64(l, o, "id", 0, true, &id, "installations[]") != 0)
       return -1;
     if (gs_map_get(&l->sc->by_inst, gs_hash_u64(id), NULL) != NULL)
-      return fail(l, "installations: duplicate id");
-    in = add_inst(l, id, account != NULL ? account : "octo-org");
+      return gs_ld_fail(l, "installations: duplicate id");
+    in = gs_ld_add_inst(l, id, account != NULL ? account : "octo-org");
     if (in == NULL)
       return -1;
     if (perms != NULL &&
@@ -332,15 +165,15 @@ static int load_insts(struct ld *l, json_t *arr) {
         struct gs_repo *r = l->sc->repos[j];
         if (r->inst == NULL &&
             (account == NULL || strcmp(r->owner, account) == 0) &&
-            inst_add_repo(l, in, r) != 0)
+            gs_ld_inst_add_repo(l, in, r) != 0)
           return -1;
       }
       continue;
     }
     if (!json_is_array(repos))
-      return fail(l,
-                  "installations[].repositories: must be \"all\" or an array "
-                  "of ids or owner/name");
+      return gs_ld_fail(
+          l, "installations[].repositories: must be \"all\" or an array "
+             "of ids or owner/name");
     json_array_foreach(repos, j, rv) {
       struct gs_repo *r = NULL;
       if (json_is_integer(rv))
@@ -350,22 +183,23 @@ static int load_insts(struct ld *l, json_t *arr) {
         r = gs_map_get(&l->sc->by_repo_name, gs_hash_str(json_string_value(rv)),
                        json_string_value(rv));
       if (r == NULL)
-        return fail(l, "installations[].repositories: unknown repository");
-      if (inst_add_repo(l, in, r) != 0)
+        return gs_ld_fail(l,
+                          "installations[].repositories: unknown repository");
+      if (gs_ld_inst_add_repo(l, in, r) != 0)
         return -1;
     }
   }
   return 0;
 }
 
-static int load_approvals(struct ld *l, struct gs_run *run, json_t *arr) {
+static int load_approvals(struct gs_ld *l, struct gs_run *run, json_t *arr) {
   size_t i;
   json_t *o;
 
   if (arr == NULL)
     return 0;
   if (!json_is_array(arr))
-    return fail(l, "runs[].approvals: must be an array");
+    return gs_ld_fail(l, "runs[].approvals: must be an array");
   run->approvals = calloc(json_array_size(arr) + 1, sizeof(*run->approvals));
   if (run->approvals == NULL) {
     l->oom = true;
@@ -386,11 +220,13 @@ static int load_approvals(struct ld *l, struct gs_run *run, json_t *arr) {
       return -1;
     if (a->state != NULL && strcmp(a->state, "approved") != 0 &&
         strcmp(a->state, "rejected") != 0 && strcmp(a->state, "pending") != 0)
-      return fail(l, "runs[].approvals[].state: must be approved, rejected or "
-                     "pending");
+      return gs_ld_fail(
+          l, "runs[].approvals[].state: must be approved, rejected or "
+             "pending");
     if (!json_is_array(envs) || json_array_size(envs) == 0)
-      return fail(l, "runs[].approvals[].environments: must be a non-empty "
-                     "array of names");
+      return gs_ld_fail(l,
+                        "runs[].approvals[].environments: must be a non-empty "
+                        "array of names");
     a->environments = calloc(json_array_size(envs), sizeof(char *));
     if (a->environments == NULL) {
       l->oom = true;
@@ -398,62 +234,22 @@ static int load_approvals(struct ld *l, struct gs_run *run, json_t *arr) {
     }
     json_array_foreach(envs, j, e) {
       if (!json_is_string(e))
-        return fail(l, "runs[].approvals[].environments: names");
-      a->environments[a->nenvironments++] = sdup(l, json_string_value(e));
+        return gs_ld_fail(l, "runs[].approvals[].environments: names");
+      a->environments[a->nenvironments++] =
+          gs_ld_strdup(l, json_string_value(e));
     }
   }
   return 0;
 }
 
-static int
-set_pending(struct ld *l, struct gs_run *run, const char **envs, size_t n) {
-  run->pending = calloc(n + 1, sizeof(*run->pending));
-  if (run->pending == NULL) {
-    l->oom = true;
-    return -1;
-  }
-  for (size_t i = 0; i < n; i++) {
-    run->pending[i].environment = sdup(l, envs[i]);
-    run->pending[i].env_id = 160000000 + (gs_hash_str(envs[i]) % 1000000);
-  }
-  run->npending = n;
-  return 0;
-}
-
-static struct gs_run *new_run(struct ld *l, uint64_t id, struct gs_repo *repo) {
-  struct gs_scenario *sc = l->sc;
-  struct gs_run *run;
-
-  if (gs_map_get(&sc->by_run, gs_hash_u64(id), NULL) != NULL) {
-    fail(l, "runs: duplicate id");
-    return NULL;
-  }
-  run = calloc(1, sizeof(*run));
-  if (run == NULL) {
-    l->oom = true;
-    return NULL;
-  }
-  run->id = id;
-  run->repo = repo;
-  if (push(l, (void ***)&sc->runs, &sc->nruns, &l->capruns, run) != 0) {
-    free(run);
-    return NULL;
-  }
-  if (gs_map_put(&sc->by_run, gs_hash_u64(id), NULL, run) != 0) {
-    l->oom = true;
-    return NULL;
-  }
-  return run;
-}
-
-static int load_runs(struct ld *l, json_t *arr) {
+static int load_runs(struct gs_ld *l, json_t *arr) {
   size_t i;
   json_t *o;
 
   if (arr == NULL)
     return 0;
   if (!json_is_array(arr))
-    return fail(l, "runs: must be an array");
+    return gs_ld_fail(l, "runs: must be an array");
   json_array_foreach(arr, i, o) {
     uint64_t id;
     struct gs_repo *repo;
@@ -469,10 +265,10 @@ static int load_runs(struct ld *l, json_t *arr) {
     repo = repo_ref(l, o, "runs[]");
     if (repo == NULL)
       return -1;
-    run = new_run(l, id, repo);
+    run = gs_ld_new_run(l, id, repo);
     if (run == NULL)
       return -1;
-    fake_sha(l->seed, id, sha);
+    gs_ld_fake_sha(l->seed, id, sha);
     if (get_str(l, o, "name", "Release", false, &run->name, "runs[]") != 0 ||
         get_str(l, o, "path", ".github/workflows/release.yml", false,
                 &run->path, "runs[]") != 0 ||
@@ -493,28 +289,28 @@ static int load_runs(struct ld *l, json_t *arr) {
         get_str(l, o, "expect", NULL, true, &run->expect, "runs[]") != 0)
       return -1;
     if (strchr(run->head_repository, '/') == NULL)
-      return fail(l, "runs[].head_repository: must be owner/name");
+      return gs_ld_fail(l, "runs[].head_repository: must be owner/name");
     run->run_attempt = 1;
     if (attempt != NULL) {
       if (!json_is_integer(attempt) || json_integer_value(attempt) < 1 ||
           json_integer_value(attempt) > 100)
-        return fail(l, "runs[].run_attempt: must be 1..100");
+        return gs_ld_fail(l, "runs[].run_attempt: must be 1..100");
       run->run_attempt = (unsigned)json_integer_value(attempt);
     }
     if (pend != NULL) {
       size_t j;
       json_t *e;
       if (!json_is_array(pend) || json_array_size(pend) > 16)
-        return fail(l,
-                    "runs[].pending_deployments: must be an array of at most "
-                    "16 environment names");
+        return gs_ld_fail(
+            l, "runs[].pending_deployments: must be an array of at most "
+               "16 environment names");
       json_array_foreach(pend, j, e) {
         if (!json_is_string(e))
-          return fail(l, "runs[].pending_deployments: names");
+          return gs_ld_fail(l, "runs[].pending_deployments: names");
         envs[nenvs++] = json_string_value(e);
       }
     }
-    if (set_pending(l, run, envs, nenvs) != 0 ||
+    if (gs_ld_set_pending(l, run, envs, nenvs) != 0 ||
         load_approvals(l, run, json_object_get(o, "approvals")) != 0)
       return -1;
     if (l->oom)
@@ -523,58 +319,14 @@ static int load_runs(struct ld *l, json_t *arr) {
   return 0;
 }
 
-static int run_add_job(struct ld *l, struct gs_run *run, struct gs_job *job) {
-  size_t cap = run->njobs;
-
-  if ((cap & (cap - 1)) == 0) {
-    struct gs_job **nj =
-        realloc(run->jobs, (cap == 0 ? 1 : cap * 2) * sizeof(*nj));
-    if (nj == NULL) {
-      l->oom = true;
-      return -1;
-    }
-    run->jobs = nj;
-  }
-  run->jobs[run->njobs++] = job;
-  return 0;
-}
-
-static struct gs_job *new_job(struct ld *l, uint64_t id, struct gs_run *run) {
-  struct gs_scenario *sc = l->sc;
-  struct gs_job *job;
-
-  if (gs_map_get(&sc->by_job, gs_hash_u64(id), NULL) != NULL) {
-    fail(l, "jobs: duplicate id");
-    return NULL;
-  }
-  job = calloc(1, sizeof(*job));
-  if (job == NULL) {
-    l->oom = true;
-    return NULL;
-  }
-  job->id = id;
-  job->run = run;
-  job->run_attempt = run->run_attempt;
-  if (push(l, (void ***)&sc->jobs, &sc->njobs, &l->capjobs, job) != 0) {
-    free(job);
-    return NULL;
-  }
-  if (gs_map_put(&sc->by_job, gs_hash_u64(id), NULL, job) != 0 ||
-      run_add_job(l, run, job) != 0) {
-    l->oom = true;
-    return NULL;
-  }
-  return job;
-}
-
-static int load_jobs(struct ld *l, json_t *arr) {
+static int load_jobs(struct gs_ld *l, json_t *arr) {
   size_t i;
   json_t *o;
 
   if (arr == NULL)
     return 0;
   if (!json_is_array(arr))
-    return fail(l, "jobs: must be an array");
+    return gs_ld_fail(l, "jobs: must be an array");
   json_array_foreach(arr, i, o) {
     uint64_t id, run_id;
     struct gs_run *run;
@@ -586,8 +338,8 @@ static int load_jobs(struct ld *l, json_t *arr) {
       return -1;
     run = gs_map_get(&l->sc->by_run, gs_hash_u64(run_id), NULL);
     if (run == NULL)
-      return fail(l, "jobs[].run_id: unknown run");
-    job = new_job(l, id, run);
+      return gs_ld_fail(l, "jobs[].run_id: unknown run");
+    job = gs_ld_new_job(l, id, run);
     if (job == NULL)
       return -1;
     if (get_str(l, o, "name", "build", false, &job->name, "jobs[]") != 0 ||
@@ -602,7 +354,7 @@ static int load_jobs(struct ld *l, json_t *arr) {
     if (attempt != NULL) {
       if (!json_is_integer(attempt) || json_integer_value(attempt) < 1 ||
           json_integer_value(attempt) > 100)
-        return fail(l, "jobs[].run_attempt: must be 1..100");
+        return gs_ld_fail(l, "jobs[].run_attempt: must be 1..100");
       job->run_attempt = (unsigned)json_integer_value(attempt);
     }
     if (l->oom)
@@ -611,55 +363,15 @@ static int load_jobs(struct ld *l, json_t *arr) {
   return 0;
 }
 
-static struct gs_deployment *
-new_dep(struct ld *l, uint64_t id, struct gs_repo *repo) {
-  struct gs_scenario *sc = l->sc;
-  struct gs_deployment *d;
-
-  if (gs_map_get(&sc->by_dep, gs_hash_u64(id), NULL) != NULL) {
-    fail(l, "deployments: duplicate id");
-    return NULL;
-  }
-  d = calloc(1, sizeof(*d));
-  if (d == NULL) {
-    l->oom = true;
-    return NULL;
-  }
-  d->id = id;
-  d->repo = repo;
-  if (push(l, (void ***)&sc->deps, &sc->ndeps, &l->capdeps, d) != 0) {
-    free(d);
-    return NULL;
-  }
-  if (gs_map_put(&sc->by_dep, gs_hash_u64(id), NULL, d) != 0) {
-    l->oom = true;
-    return NULL;
-  }
-  return d;
-}
-
-static char *job_url(struct ld *l, const struct gs_job *job) {
-  struct gs_buf b = {0};
-
-  gs_buf_addf(&b, "https://github.com/%s/actions/runs/%llu/job/%llu",
-              job->run->repo->full_name, (unsigned long long)job->run->id,
-              (unsigned long long)job->id);
-  if (b.oom) {
-    gs_buf_free(&b);
-    l->oom = true;
-    return NULL;
-  }
-  return b.p;
-}
-
-static int load_statuses(struct ld *l, struct gs_deployment *d, json_t *arr) {
+static int
+load_statuses(struct gs_ld *l, struct gs_deployment *d, json_t *arr) {
   size_t i;
   json_t *o;
 
   if (arr == NULL)
     return 0;
   if (!json_is_array(arr))
-    return fail(l, "deployments[].statuses: must be an array");
+    return gs_ld_fail(l, "deployments[].statuses: must be an array");
   d->statuses = calloc(json_array_size(arr) + 1, sizeof(*d->statuses));
   if (d->statuses == NULL) {
     l->oom = true;
@@ -686,33 +398,34 @@ static int load_statuses(struct ld *l, struct gs_deployment *d, json_t *arr) {
          st->state != NULL && k < sizeof(states) / sizeof(*states); k++)
       ok = ok || strcmp(st->state, states[k]) == 0;
     if (!ok)
-      return fail(l, "deployments[].statuses[].state: must be error, failure, "
-                     "inactive, in_progress, queued, pending or success");
+      return gs_ld_fail(
+          l, "deployments[].statuses[].state: must be error, failure, "
+             "inactive, in_progress, queued, pending or success");
     if (jid != NULL) {
       struct gs_job *job;
       if (!json_is_integer(jid))
-        return fail(l, "deployments[].statuses[].job_id: integer");
+        return gs_ld_fail(l, "deployments[].statuses[].job_id: integer");
       job = gs_map_get(&l->sc->by_job,
                        gs_hash_u64((uint64_t)json_integer_value(jid)), NULL);
       if (job == NULL)
-        return fail(l, "deployments[].statuses[].job_id: unknown job");
+        return gs_ld_fail(l, "deployments[].statuses[].job_id: unknown job");
       if (st->log_url == NULL)
-        st->log_url = job_url(l, job);
+        st->log_url = gs_ld_job_url(l, job);
       if (st->target_url == NULL)
-        st->target_url = job_url(l, job);
+        st->target_url = gs_ld_job_url(l, job);
     }
   }
   return 0;
 }
 
-static int load_deps(struct ld *l, json_t *arr) {
+static int load_deps(struct gs_ld *l, json_t *arr) {
   size_t i;
   json_t *o;
 
   if (arr == NULL)
     return 0;
   if (!json_is_array(arr))
-    return fail(l, "deployments: must be an array");
+    return gs_ld_fail(l, "deployments: must be an array");
   json_array_foreach(arr, i, o) {
     uint64_t id, run_id;
     struct gs_repo *repo;
@@ -725,14 +438,14 @@ static int load_deps(struct ld *l, json_t *arr) {
     if (run_id != 0) {
       run = gs_map_get(&l->sc->by_run, gs_hash_u64(run_id), NULL);
       if (run == NULL)
-        return fail(l, "deployments[].run_id: unknown run");
+        return gs_ld_fail(l, "deployments[].run_id: unknown run");
       repo = run->repo;
     } else {
       repo = repo_ref(l, o, "deployments[]");
       if (repo == NULL)
         return -1;
     }
-    d = new_dep(l, id, repo);
+    d = gs_ld_new_dep(l, id, repo);
     if (d == NULL)
       return -1;
     if (get_str(l, o, "environment", NULL, false, &d->environment,
@@ -747,8 +460,8 @@ static int load_deps(struct ld *l, json_t *arr) {
                 "deployments[]") != 0)
       return -1;
     if (d->environment == NULL || d->sha == NULL)
-      return fail(l, "deployments[]: environment and sha (or run_id) are "
-                     "required");
+      return gs_ld_fail(l, "deployments[]: environment and sha (or run_id) are "
+                           "required");
     if (load_statuses(l, d, json_object_get(o, "statuses")) != 0)
       return -1;
     if (l->oom)
@@ -757,7 +470,7 @@ static int load_deps(struct ld *l, json_t *arr) {
   return 0;
 }
 
-static int load_deliveries(struct ld *l, json_t *arr) {
+static int load_deliveries(struct gs_ld *l, json_t *arr) {
   struct gs_scenario *sc = l->sc;
   size_t i;
   json_t *o;
@@ -765,7 +478,7 @@ static int load_deliveries(struct ld *l, json_t *arr) {
   if (arr == NULL)
     return 0;
   if (!json_is_array(arr))
-    return fail(l, "hook_deliveries: must be an array");
+    return gs_ld_fail(l, "hook_deliveries: must be an array");
   sc->deliveries = calloc(json_array_size(arr) + 1, sizeof(*sc->deliveries));
   if (sc->deliveries == NULL) {
     l->oom = true;
@@ -789,9 +502,9 @@ static int load_deliveries(struct ld *l, json_t *arr) {
       return -1;
     for (size_t k = 0; k + 1 < sc->ndeliveries; k++)
       if (sc->deliveries[k].id == d->id)
-        return fail(l, "hook_deliveries: duplicate id");
+        return gs_ld_fail(l, "hook_deliveries: duplicate id");
     if (code > 599)
-      return fail(l, "hook_deliveries[].status_code: must be <= 599");
+      return gs_ld_fail(l, "hook_deliveries[].status_code: must be <= 599");
     d->status_code = (int)code;
     x = gs_splitmix64(l->seed ^ d->id);
     snprintf(guid, sizeof(guid), "%08x-%04x-11e5-81e1-%012llx",
@@ -816,7 +529,7 @@ static int load_deliveries(struct ld *l, json_t *arr) {
 /* Bulk runs for load tests: N repositories x M runs, each with a gate job, a
  * gate deployment whose latest status is success and a pending deployment to
  * the release environment; a seeded fraction is made to fail one check. */
-static int generate(struct ld *l, json_t *g) {
+static int generate(struct gs_ld *l, json_t *g) {
   static const char *const reasons[] = {
       "gate_job_failed",   "gate_status", "event", "path", "fork",
       "no_gate_deployment"};
@@ -829,7 +542,7 @@ static int generate(struct ld *l, json_t *g) {
   int rc = -1;
 
   if (!json_is_object(g))
-    return fail(l, "generate: must be an object");
+    return gs_ld_fail(l, "generate: must be an object");
   if (get_u64(l, g, "repos", 1, false, &nrepos, "generate") != 0 ||
       get_u64(l, g, "runs_per_repo", 1, false, &nruns, "generate") != 0 ||
       get_u64(l, g, "installation_id", 1000, false, &inst_id, "generate") !=
@@ -848,9 +561,9 @@ static int generate(struct ld *l, json_t *g) {
     return -1;
   if (nrepos * nruns > GENERATE_MAX_RUNS || nrepos > GENERATE_MAX_RUNS ||
       nruns > GENERATE_MAX_RUNS)
-    return fail(l, "generate: at most 1000000 runs in all");
+    return gs_ld_fail(l, "generate: at most 1000000 runs in all");
   if (jobs_per < 2 || jobs_per > 1000)
-    return fail(l, "generate.jobs_per_run: must be 2..1000");
+    return gs_ld_fail(l, "generate.jobs_per_run: must be 2..1000");
   if (get_str(l, g, "owner", "load-org", false, &owner, "generate") != 0 ||
       get_str(l, g, "release_environment", "release", false, &rel,
               "generate") != 0 ||
@@ -865,12 +578,12 @@ static int generate(struct ld *l, json_t *g) {
       get_str(l, g, "branch", "main", false, &branch, "generate") != 0 ||
       l->oom)
     goto out;
-  if (!valid_name(owner)) {
-    fail(l, "generate.owner: must be [A-Za-z0-9._-]+");
+  if (!gs_ld_valid_name(owner)) {
+    gs_ld_fail(l, "generate.owner: must be [A-Za-z0-9._-]+");
     goto out;
   }
   in = gs_map_get(&l->sc->by_inst, gs_hash_u64(inst_id), NULL);
-  if (in == NULL && (in = add_inst(l, inst_id, owner)) == NULL)
+  if (in == NULL && (in = gs_ld_add_inst(l, inst_id, owner)) == NULL)
     goto out;
   rng = gs_splitmix64(l->seed ^ 0x67656e6572617465ull);
   for (uint64_t ri = 0; ri < nrepos; ri++) {
@@ -878,11 +591,11 @@ static int generate(struct ld *l, json_t *g) {
     struct gs_repo *repo;
 
     snprintf(name, sizeof(name), "repo-%llu", (unsigned long long)ri);
-    if (add_repo(l, repo_id + ri, owner, name, true, &repo) != 0 ||
-        inst_add_repo(l, in, repo) != 0)
+    if (gs_ld_add_repo(l, repo_id + ri, owner, name, true, &repo) != 0 ||
+        gs_ld_inst_add_repo(l, in, repo) != 0)
       goto out;
     for (uint64_t k = 0; k < nruns; k++) {
-      struct gs_run *run = new_run(l, run_id++, repo);
+      struct gs_run *run = gs_ld_new_run(l, run_id++, repo);
       struct gs_job *gj = NULL;
       const char *reason = NULL;
       char sha[41];
@@ -895,65 +608,65 @@ static int generate(struct ld *l, json_t *g) {
         rng = gs_splitmix64(rng);
         reason = reasons[rng % (sizeof(reasons) / sizeof(*reasons))];
       }
-      fake_sha(l->seed, run->id, sha);
-      run->name = sdup(l, "Release");
-      run->path = sdup(l, reason != NULL && strcmp(reason, "path") == 0
-                              ? ".github/workflows/other.yml"
-                              : wpath);
-      run->event = sdup(
+      gs_ld_fake_sha(l->seed, run->id, sha);
+      run->name = gs_ld_strdup(l, "Release");
+      run->path = gs_ld_strdup(l, reason != NULL && strcmp(reason, "path") == 0
+                                      ? ".github/workflows/other.yml"
+                                      : wpath);
+      run->event = gs_ld_strdup(
           l, reason != NULL && strcmp(reason, "event") == 0 ? "push" : event);
-      run->head_sha = sdup(l, sha);
-      run->head_branch = sdup(l, branch);
+      run->head_sha = gs_ld_strdup(l, sha);
+      run->head_branch = gs_ld_strdup(l, branch);
       if (reason != NULL && strcmp(reason, "fork") == 0) {
         char fork[160];
         snprintf(fork, sizeof(fork), "fork-of-%s/%s", owner, name);
-        run->head_repository = sdup(l, fork);
+        run->head_repository = gs_ld_strdup(l, fork);
       } else {
-        run->head_repository = sdup(l, repo->full_name);
+        run->head_repository = gs_ld_strdup(l, repo->full_name);
       }
-      run->actor = sdup(l, "octocat");
-      run->triggering_actor = sdup(l, "octocat");
-      run->status = sdup(l, "waiting");
+      run->actor = gs_ld_strdup(l, "octocat");
+      run->triggering_actor = gs_ld_strdup(l, "octocat");
+      run->status = gs_ld_strdup(l, "waiting");
       run->run_attempt = 1;
-      run->expect = sdup(l, reason != NULL ? "rejected" : "approved");
-      run->expect_reason = sdup(l, reason);
+      run->expect = gs_ld_strdup(l, reason != NULL ? "rejected" : "approved");
+      run->expect_reason = gs_ld_strdup(l, reason);
       envs[0] = rel;
-      if (set_pending(l, run, envs, 1) != 0)
+      if (gs_ld_set_pending(l, run, envs, 1) != 0)
         goto out;
       for (uint64_t j = 0; j < jobs_per; j++) {
-        struct gs_job *job = new_job(l, job_id++, run);
+        struct gs_job *job = gs_ld_new_job(l, job_id++, run);
         char jname[64];
         if (job == NULL)
           goto out;
         if (j == 0) {
           gj = job;
-          job->name = sdup(l, gate_job);
-          job->status = sdup(l, "completed");
-          job->conclusion =
-              sdup(l, reason != NULL && strcmp(reason, "gate_job_failed") == 0
-                          ? "failure"
-                          : "success");
+          job->name = gs_ld_strdup(l, gate_job);
+          job->status = gs_ld_strdup(l, "completed");
+          job->conclusion = gs_ld_strdup(
+              l, reason != NULL && strcmp(reason, "gate_job_failed") == 0
+                     ? "failure"
+                     : "success");
         } else if (j + 1 == jobs_per) {
-          job->name = sdup(l, "release");
-          job->status = sdup(l, "waiting");
+          job->name = gs_ld_strdup(l, "release");
+          job->status = gs_ld_strdup(l, "waiting");
         } else {
           snprintf(jname, sizeof(jname), "build-%llu", (unsigned long long)j);
-          job->name = sdup(l, jname);
-          job->status = sdup(l, "completed");
-          job->conclusion = sdup(l, "success");
+          job->name = gs_ld_strdup(l, jname);
+          job->status = gs_ld_strdup(l, "completed");
+          job->conclusion = gs_ld_strdup(l, "success");
         }
-        job->head_sha = sdup(l, sha);
+        job->head_sha = gs_ld_strdup(l, sha);
       }
       if (reason == NULL || strcmp(reason, "no_gate_deployment") != 0) {
-        struct gs_deployment *d = new_dep(l, dep_id++, repo);
+        struct gs_deployment *d = gs_ld_new_dep(l, dep_id++, repo);
         struct gs_status *st;
         if (d == NULL)
           goto out;
-        d->environment = sdup(l, gate);
-        d->sha = sdup(l, sha);
-        d->ref = sdup(l, branch);
-        d->task = sdup(l, "deploy");
-        d->creator = sdup(l, "github-actions[bot]");
+        d->environment = gs_ld_strdup(l, gate);
+        d->sha = gs_ld_strdup(l, sha);
+        d->ref = gs_ld_strdup(l, branch);
+        d->task = gs_ld_strdup(l, "deploy");
+        d->creator = gs_ld_strdup(l, "github-actions[bot]");
         d->statuses = calloc(1, sizeof(*d->statuses));
         if (d->statuses == NULL) {
           l->oom = true;
@@ -961,12 +674,13 @@ static int generate(struct ld *l, json_t *g) {
         }
         d->nstatuses = 1;
         st = &d->statuses[0];
-        st->state = sdup(l, reason != NULL && strcmp(reason, "gate_status") == 0
+        st->state =
+            gs_ld_strdup(l, reason != NULL && strcmp(reason, "gate_status") == 0
                                 ? "failure"
                                 : "success");
-        st->description = sdup(l, "");
-        st->log_url = job_url(l, gj);
-        st->target_url = job_url(l, gj);
+        st->description = gs_ld_strdup(l, "");
+        st->log_url = gs_ld_job_url(l, gj);
+        st->target_url = gs_ld_job_url(l, gj);
       }
       if (l->oom)
         goto out;
@@ -984,61 +698,14 @@ out:
   return rc;
 }
 
-static int cmp_job(const void *a, const void *b) {
-  const struct gs_job *x = *(struct gs_job *const *)a;
-  const struct gs_job *y = *(struct gs_job *const *)b;
-
-  return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int cmp_dep_desc(const void *a, const void *b) {
-  const struct gs_deployment *x = *(struct gs_deployment *const *)a;
-  const struct gs_deployment *y = *(struct gs_deployment *const *)b;
-
-  return x->id > y->id ? -1 : x->id < y->id;
-}
-
-/* Per-run jobs in id order and per-repository deployments newest first, so
- * list endpoints never scan the whole scenario. */
-static int finalize(struct ld *l) {
-  struct gs_scenario *sc = l->sc;
-
-  for (size_t i = 0; i < sc->nruns; i++)
-    if (sc->runs[i]->njobs > 1)
-      qsort(sc->runs[i]->jobs, sc->runs[i]->njobs, sizeof(struct gs_job *),
-            cmp_job);
-  for (size_t i = 0; i < sc->ndeps; i++)
-    sc->deps[i]->repo->ndeps++;
-  for (size_t i = 0; i < sc->nrepos; i++) {
-    struct gs_repo *r = sc->repos[i];
-    if (r->ndeps == 0)
-      continue;
-    r->deps = calloc(r->ndeps, sizeof(*r->deps));
-    if (r->deps == NULL) {
-      l->oom = true;
-      return -1;
-    }
-    r->ndeps = 0;
-  }
-  for (size_t i = 0; i < sc->ndeps; i++) {
-    struct gs_repo *r = sc->deps[i]->repo;
-    r->deps[r->ndeps++] = sc->deps[i];
-  }
-  for (size_t i = 0; i < sc->nrepos; i++)
-    if (sc->repos[i]->ndeps > 1)
-      qsort(sc->repos[i]->deps, sc->repos[i]->ndeps,
-            sizeof(struct gs_deployment *), cmp_dep_desc);
-  return 0;
-}
-
 static int
-load_app(struct ld *l, json_t *app, const struct gs_scenario_opts *o) {
+load_app(struct gs_ld *l, json_t *app, const struct gs_scenario_opts *o) {
   struct gs_app *a = &l->sc->app;
   const char *keyfile = o->public_key_path;
   json_t *perms = json_object_get(app, "permissions");
 
   if (app != NULL && !json_is_object(app))
-    return fail(l, "app: must be an object");
+    return gs_ld_fail(l, "app: must be an object");
   if (get_u64(l, app, "id", 1, false, &a->id, "app") != 0 ||
       get_str(l, app, "client_id", "Iv1.ghsim0000000000", false, &a->client_id,
               "app") != 0 ||
@@ -1048,7 +715,7 @@ load_app(struct ld *l, json_t *app, const struct gs_scenario_opts *o) {
     a->id = o->app_id;
   if (o->client_id != NULL) {
     free(a->client_id);
-    a->client_id = sdup(l, o->client_id);
+    a->client_id = gs_ld_strdup(l, o->client_id);
   }
   if (perms != NULL) {
     if (gs_perms_parse(perms, &a->perms, l->err, l->errlen) != 0)
@@ -1076,11 +743,11 @@ load_app(struct ld *l, json_t *app, const struct gs_scenario_opts *o) {
       key = gs_read_file(path, KEY_MAX_BYTES, NULL);
     }
     if (key == NULL)
-      return fail(l, "%s: cannot read the App public key%s", keyfile, "");
+      return gs_ld_fail(l, "%s: cannot read the App public key%s", keyfile, "");
     if (strstr(key, "-----BEGIN PUBLIC KEY-----") == NULL &&
         strstr(key, "-----BEGIN RSA PUBLIC KEY-----") == NULL) {
       free(key);
-      return fail(l, "%s: not a PEM public key%s", keyfile, "");
+      return gs_ld_fail(l, "%s: not a PEM public key%s", keyfile, "");
     }
     a->public_key_pem = key;
   }
@@ -1088,7 +755,7 @@ load_app(struct ld *l, json_t *app, const struct gs_scenario_opts *o) {
 }
 
 static int
-load_settings(struct ld *l, json_t *root, const struct gs_scenario_opts *o) {
+load_settings(struct gs_ld *l, json_t *root, const struct gs_scenario_opts *o) {
   struct gs_scenario *sc = l->sc;
   uint64_t ttl, code, fstatus;
   json_t *rl = json_object_get(root, "rate_limit");
@@ -1105,10 +772,10 @@ load_settings(struct ld *l, json_t *root, const struct gs_scenario_opts *o) {
     ttl = (uint64_t)o->token_ttl_s;
   sc->token_ttl_ms = (int64_t)ttl * 1000;
   if (code < 100 || code > 599)
-    return fail(l, "redelivery_status_code: must be 100..599");
+    return gs_ld_fail(l, "redelivery_status_code: must be 100..599");
   sc->redelivery_status_code = (int)code;
   if (fstatus != 403 && fstatus != 404)
-    return fail(l, "foreign_repo_status: must be 403 or 404");
+    return gs_ld_fail(l, "foreign_repo_status: must be 403 or 404");
   sc->foreign_repo_status = (int)fstatus;
   sc->rate_limit_enforce = json_is_true(json_object_get(rl, "enforce"));
   sc->require_user_agent = ua == NULL || json_is_true(ua);
@@ -1119,7 +786,7 @@ int gs_scenario_load(const struct gs_scenario_opts *o,
                      struct gs_scenario **out,
                      char *err,
                      size_t errlen) {
-  struct ld l = {0};
+  struct gs_ld l = {0};
   json_t *root = NULL;
   json_error_t jerr;
   int rc = -1;
@@ -1194,7 +861,7 @@ int gs_scenario_load(const struct gs_scenario_opts *o,
   if (json_object_get(root, "generate") != NULL &&
       generate(&l, json_object_get(root, "generate")) != 0)
     goto done;
-  if (l.oom || finalize(&l) != 0)
+  if (l.oom || gs_ld_finalize(&l) != 0)
     goto done;
   if (json_object_get(root, "faults") != NULL) {
     struct gs_faults *f =
@@ -1215,114 +882,4 @@ done:
   }
   *out = l.sc;
   return 0;
-}
-
-static void free_run(struct gs_run *run) {
-  free(run->name);
-  free(run->path);
-  free(run->event);
-  free(run->head_sha);
-  free(run->head_branch);
-  free(run->head_repository);
-  free(run->actor);
-  free(run->triggering_actor);
-  free(run->status);
-  free(run->conclusion);
-  free(run->expect);
-  free(run->expect_reason);
-  free(run->jobs);
-  for (size_t i = 0; i < run->npending; i++) {
-    free(run->pending[i].environment);
-    free(run->pending[i].body);
-  }
-  free(run->pending);
-  for (size_t i = 0; i < run->napprovals; i++) {
-    struct gs_approval *a = &run->approvals[i];
-    free(a->state);
-    free(a->comment);
-    free(a->user);
-    for (size_t j = 0; j < a->nenvironments; j++)
-      free(a->environments[j]);
-    free(a->environments);
-  }
-  free(run->approvals);
-  free(run->body);
-  free(run->approvals_body);
-  free(run);
-}
-
-void gs_scenario_free(struct gs_scenario *sc) {
-  if (sc == NULL)
-    return;
-  free(sc->app.client_id);
-  free(sc->app.slug);
-  if (sc->app.public_key_pem != NULL) {
-    free(sc->app.public_key_pem);
-  }
-  for (size_t i = 0; i < sc->ninsts; i++) {
-    free(sc->insts[i]->account);
-    free(sc->insts[i]->repos);
-    free(sc->insts[i]);
-  }
-  free(sc->insts);
-  for (size_t i = 0; i < sc->nrepos; i++) {
-    struct gs_repo *r = sc->repos[i];
-    free(r->owner);
-    free(r->name);
-    free(r->full_name);
-    json_decref(r->json);
-    json_decref(r->json_full);
-    free(r->text);
-    free(r->deps);
-    free(r);
-  }
-  free(sc->repos);
-  for (size_t i = 0; i < sc->nruns; i++)
-    free_run(sc->runs[i]);
-  free(sc->runs);
-  for (size_t i = 0; i < sc->njobs; i++) {
-    struct gs_job *j = sc->jobs[i];
-    free(j->name);
-    free(j->status);
-    free(j->conclusion);
-    free(j->head_sha);
-    free(j->body);
-    free(j);
-  }
-  free(sc->jobs);
-  for (size_t i = 0; i < sc->ndeps; i++) {
-    struct gs_deployment *d = sc->deps[i];
-    for (size_t k = 0; k < d->nstatuses; k++) {
-      free(d->statuses[k].state);
-      free(d->statuses[k].description);
-      free(d->statuses[k].log_url);
-      free(d->statuses[k].target_url);
-      free(d->statuses[k].body);
-    }
-    free(d->statuses);
-    free(d->environment);
-    free(d->sha);
-    free(d->ref);
-    free(d->task);
-    free(d->creator);
-    free(d->body);
-    free(d);
-  }
-  free(sc->deps);
-  for (size_t i = 0; i < sc->ndeliveries; i++) {
-    free(sc->deliveries[i].guid);
-    free(sc->deliveries[i].event);
-    free(sc->deliveries[i].action);
-    free(sc->deliveries[i].delivered_at);
-  }
-  free(sc->deliveries);
-  json_decref(sc->faults);
-  free(sc->gates_body);
-  gs_map_free(&sc->by_inst);
-  gs_map_free(&sc->by_repo_id);
-  gs_map_free(&sc->by_repo_name);
-  gs_map_free(&sc->by_run);
-  gs_map_free(&sc->by_job);
-  gs_map_free(&sc->by_dep);
-  free(sc);
 }
