@@ -193,7 +193,7 @@ static int call_github(struct ctx *c,
                method == EG_GH_GET ? "GET" : "POST", path, resp->status,
                rt.reason);
     else
-      snprintf(errbuf, errbuf_len, "%s %s: %s",
+      snprintf(errbuf, errbuf_len, "%s %s: %.200s",
                method == EG_GH_GET ? "GET" : "POST", path, resp->errmsg);
     if (rt.cls == EG_RETRY_PERMANENT || attempt == ATTEMPTS)
       return resp->err == EG_OK ? EG_EPERM : EG_EUNAVAIL;
