@@ -93,6 +93,7 @@ struct decision {
   char *delivery;
   char *repository;
   uint64_t run_id;
+  uint64_t deployment_id; /* 0 when the record has none */
   char *environment;
   bool approved;
   char *comment;
@@ -521,6 +522,7 @@ int eg_audit_add_decision(eg_audit_t *a,
   d->ts = timestamp_ms;
   d->approved = strcmp(state, "approved") == 0;
   d->run_id = json_u64(root, "run_id");
+  d->deployment_id = json_u64(root, "deployment_id");
   d->attempts = json_u64(root, "attempts");
   d->status = (int)json_integer_value(json_object_get(root, "github_status"));
   d->request = EG_AUDIT_NONE;
@@ -658,14 +660,26 @@ static int join_gates(eg_audit_t *a, size_t **order_out, size_t *n_out) {
 
     while (e < n && strcmp(decision_key(a, &a->decs[order[e]]), key) == 0)
       e++;
-    for (size_t i = s; i < e; i++) {
-      if (!is_review(&a->decs[order[i]]))
+    /* A re-run of a workflow asks again for the same gate key with a new
+     * deployment and gets a review of its own: only two reviews of one
+     * deployment (or of records without one) are a double review. */
+    for (size_t x = s; x < e && reviews == 0; x++) {
+      const struct decision *dx = &a->decs[order[x]];
+
+      if (!is_review(dx))
         continue;
-      if (reviews == 0)
-        first = order[i];
-      else if (reviews == 1)
-        second = order[i];
-      reviews++;
+      for (size_t y = x + 1; y < e; y++) {
+        const struct decision *dy = &a->decs[order[y]];
+
+        if (!is_review(dy) || dy->deployment_id != dx->deployment_id)
+          continue;
+        if (reviews == 0) {
+          first = order[x];
+          second = order[y];
+          reviews = 1;
+        }
+        reviews++;
+      }
     }
     if (reviews >= 2 && key[0] != '\0') {
       const struct decision *d1 = &a->decs[first], *d2 = &a->decs[second];

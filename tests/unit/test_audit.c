@@ -474,6 +474,58 @@ static void test_duplicates(void **state) {
   eg_audit_free(a);
 }
 
+/* A decision record with a deployment id, as the worker writes it. */
+static void add_deployment_decision(eg_audit_t *a,
+                                    const char *ref,
+                                    const char *delivery,
+                                    uint64_t run,
+                                    uint64_t deployment,
+                                    int64_t minutes_ago) {
+  char json[512], key[64], ts[EG_RFC3339_SIZE];
+
+  eg_time_rfc3339(NOW - minutes_ago * MIN, ts, sizeof(ts));
+  snprintf(key, sizeof(key), "7/%llu/release", (unsigned long long)run);
+  snprintf(json, sizeof(json),
+           "{\"delivery\":\"%s\",\"repository\":\"o/r\",\"run_id\":%llu,"
+           "\"deployment_id\":%llu,\"environment\":\"release\","
+           "\"state\":\"approved\",\"comment\":\"ok\",\"checks\":[],"
+           "\"attempts\":1,\"worker\":\"w1\",\"decided_at\":\"%s\","
+           "\"github_status\":204}",
+           delivery, (unsigned long long)run, (unsigned long long)deployment,
+           ts);
+  assert_int_equal(eg_audit_add_decision(a, ref, NOW - minutes_ago * MIN, key,
+                                         json, strlen(json)),
+                   EG_OK);
+}
+
+/* A re-run asks again for the same gate key with a new deployment: two
+ * reviews of one key are fine when their deployments differ, and a double
+ * review when they are the same. */
+static void test_rerun_is_not_a_double_review(void **state) {
+  eg_audit_t *a = new_audit();
+
+  (void)state;
+  add_event(a, "envgate.events/0/0", D1, 500, 40);
+  add_event(a, "envgate.events/0/1", D2, 500, 30);
+  add_deployment_decision(a, "envgate.decisions/0/0", D1, 500, 11, 39);
+  add_deployment_decision(a, "envgate.decisions/0/1", D2, 500, 12, 29);
+  finish(a, false);
+  assert_int_equal(eg_audit_anomaly_count(a), 0);
+  assert_int_equal(find(a, D1)->fate, EG_AUDIT_APPROVED);
+  assert_int_equal(find(a, D2)->fate, EG_AUDIT_APPROVED);
+  eg_audit_free(a);
+
+  a = new_audit();
+  add_event(a, "envgate.events/0/0", D1, 500, 40);
+  add_event(a, "envgate.events/0/1", D2, 500, 30);
+  add_deployment_decision(a, "envgate.decisions/0/0", D1, 500, 11, 39);
+  add_deployment_decision(a, "envgate.decisions/0/1", D2, 500, 11, 29);
+  finish(a, false);
+  assert_int_equal(eg_audit_anomaly_count(a), 1);
+  assert_int_equal(eg_audit_anomaly(a, 0)->kind, EG_AUDIT_DOUBLE_REVIEW);
+  eg_audit_free(a);
+}
+
 static void test_partial(void **state) {
   eg_audit_t *a = new_audit();
 
@@ -747,6 +799,7 @@ int main(void) {
       cmocka_unit_test(test_pending_grace),
       cmocka_unit_test(test_forged_and_unverified),
       cmocka_unit_test(test_duplicates),
+      cmocka_unit_test(test_rerun_is_not_a_double_review),
       cmocka_unit_test(test_partial),
       cmocka_unit_test(test_bad_records),
       cmocka_unit_test(test_filters),
