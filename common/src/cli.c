@@ -3,9 +3,11 @@
  * threads may write messages too. */
 #include "eg/cli.h"
 #include "eg/error.h"
+#include "eg/timearg.h"
 #include "eg/timeutil.h"
 #include "eg/process.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -120,6 +122,36 @@ int eg_cli_usage_error(const char *fmt, ...) {
   va_end(ap);
   eg_cli_error("%s (see --help)", text);
   return EG_EXIT_USAGE;
+}
+
+int eg_cli_common_option(
+    int c, char **argv, const char *prog, const char *usage, int *verbosity) {
+  switch (c) {
+  case 'v':
+    (*verbosity)++;
+    return -1;
+  case 'h':
+    fputs(usage, stdout);
+    return EG_EXIT_OK;
+  case 'V':
+    printf("%s %s\n", prog, EG_VERSION);
+    return EG_EXIT_OK;
+  default:
+    return eg_cli_usage_error("unknown or incomplete option '%s'",
+                              argv[optind - 1]);
+  }
+}
+
+int eg_cli_timeout_option(const char *arg,
+                          int64_t max_ms,
+                          const char *max_text,
+                          int64_t *out) {
+  if (eg_timearg_parse_duration(arg, out) != EG_OK || *out < 100 ||
+      *out > max_ms)
+    return eg_cli_usage_error(
+        "--timeout %s: expected a duration between 100ms and %s", arg,
+        max_text);
+  return EG_OK;
 }
 
 static void report_problem(const char *line, void *ud) {

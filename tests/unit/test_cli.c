@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -180,11 +181,42 @@ static void test_kafka_conf(void **state) {
   assert_non_null(strstr(take(), "p: debug: kafka: "));
 }
 
+static void test_common_options(void **state) {
+  char *argv[] = {"envgate-test", "--bogus", NULL};
+  int verbosity = 0;
+  int64_t ms = 0;
+
+  (void)state;
+  eg_cli_init("envgate-test", 0, out_fd, false);
+  assert_int_equal(
+      eg_cli_common_option('v', argv, "envgate-test", "usage\n", &verbosity),
+      -1);
+  assert_int_equal(verbosity, 1);
+  optind = 2;
+  assert_int_equal(
+      eg_cli_common_option('?', argv, "envgate-test", "usage\n", &verbosity),
+      EG_EXIT_USAGE);
+  assert_string_equal(take(), "envgate-test: error: unknown or incomplete "
+                              "option '--bogus' (see --help)\n");
+  assert_int_equal(eg_cli_timeout_option("30s", 3600000, "1h", &ms), EG_OK);
+  assert_int_equal(ms, 30000);
+  assert_int_equal(eg_cli_timeout_option("2h", 3600000, "1h", &ms),
+                   EG_EXIT_USAGE);
+  assert_int_equal(eg_cli_timeout_option("10ms", 3600000, "1h", &ms),
+                   EG_EXIT_USAGE);
+  assert_string_equal(take(),
+                      "envgate-test: error: --timeout 2h: expected a duration "
+                      "between 100ms and 1h (see --help)\n"
+                      "envgate-test: error: --timeout 10ms: expected a "
+                      "duration between 100ms and 1h (see --help)\n");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_levels),      cmocka_unit_test(test_one_line),
-      cmocka_unit_test(test_usage_error), cmocka_unit_test(test_load_config),
-      cmocka_unit_test(test_progress),    cmocka_unit_test(test_kafka_conf),
+      cmocka_unit_test(test_levels),         cmocka_unit_test(test_one_line),
+      cmocka_unit_test(test_usage_error),    cmocka_unit_test(test_load_config),
+      cmocka_unit_test(test_progress),       cmocka_unit_test(test_kafka_conf),
+      cmocka_unit_test(test_common_options),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

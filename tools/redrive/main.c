@@ -205,24 +205,16 @@ static int parse_args(int argc, char **argv, struct options *opt) {
                                   optarg);
       break;
     case 't':
-      if (eg_timearg_parse_duration(optarg, &opt->timeout_ms) != EG_OK ||
-          opt->timeout_ms < 100 || opt->timeout_ms > 3600000)
-        return eg_cli_usage_error("--timeout %s: expected a duration between "
-                                  "100ms and 1h",
-                                  optarg);
+      if (eg_cli_timeout_option(optarg, 3600000, "1h", &opt->timeout_ms) !=
+          EG_OK)
+        return EG_EXIT_USAGE;
       break;
-    case 'v':
-      opt->verbosity++;
+    default: {
+      int rc = eg_cli_common_option(o, argv, PROG, usage_text, &opt->verbosity);
+      if (rc >= 0)
+        return rc;
       break;
-    case 'h':
-      fputs(usage_text, stdout);
-      return EG_EXIT_OK;
-    case 'V':
-      printf(PROG " %s\n", EG_VERSION);
-      return EG_EXIT_OK;
-    default:
-      return eg_cli_usage_error("unknown or incomplete option '%s'",
-                                argv[optind - 1]);
+    }
     }
   }
   if (optind < argc)

@@ -39,6 +39,21 @@ void eg_cli_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int eg_cli_usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
+/* Handles the getopt cases every tool shares: 'v' (-v, more output), 'h'
+ * (--help: prints usage), 'V' (--version) and anything else (unknown or
+ * incomplete option: a usage error naming argv[optind - 1]).
+ * @returns -1 when parsing goes on (after -v), else the exit code. */
+int eg_cli_common_option(
+    int c, char **argv, const char *prog, const char *usage, int *verbosity);
+
+/* Parses a --timeout value: a duration (eg_timearg) from 100 ms to max_ms
+ * (max_text says it to the user, e.g. "1h").
+ * @returns EG_OK, or EG_EXIT_USAGE after writing the usage error. */
+int eg_cli_timeout_option(const char *arg,
+                          int64_t max_ms,
+                          const char *max_text,
+                          int64_t *out);
+
 /* Loads the configuration for role from the environment (see
  * eg_config_load()), writing each problem as "<prog>: error: <problem>".
  * ENVGATE_LOG_LEVEL=debug raises the verbosity to 2.
