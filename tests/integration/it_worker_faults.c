@@ -276,6 +276,47 @@ static void test_flaky_github_dead_letters_nothing(void **state) {
   eg_it_pass(it);
 }
 
+/* A dead letter, once the cause is gone, is redriven and reviewed once. */
+static void test_redriven_dead_letter_gets_reviewed(void **state) {
+  eg_it_t *it = *state;
+  eg_it_stack_t st;
+  const char *scenario = NULL;
+  static const char *const env[] = {"ENVGATE_MAX_ATTEMPTS=1", NULL};
+  eg_it_kafka_msgs_t msgs;
+  char brokers[512];
+  const char *argv[] = {"envgate-redrive", "--apply", "--error-class",
+                        "exhausted", NULL};
+  const char *renv[] = {brokers, NULL};
+  eg_it_spawn_opts_t o = {.name = "redrive", .argv = argv, .env = renv};
+  int status = -1;
+
+  EG_IT_MUST(it, eg_it_scenario_many(it, 2, 0, &scenario));
+  EG_IT_MUST(it, eg_it_stack_start(it, scenario, &st));
+  /* Every in-place try of the first run read fails: with one attempt
+   * allowed the event is dead-lettered as exhausted. */
+  EG_IT_MUST(it, eg_it_ghsim_faults(it, &st,
+                                    "{\"run\":{\"error_500\":1.0,"
+                                    "\"limit\":3}}"));
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, env, NULL));
+  produce_range(it, &st, 0, 1, 7);
+  EG_IT_MUST(it, eg_it_kafka_wait_count(it, st.db.bootstrap, "envgate.dlq", 1,
+                                        30000, &msgs));
+  assert_string_equal(header(&msgs.v[0], "envgate-error-class"), "exhausted");
+  eg_it_kafka_msgs_cleanup(&msgs);
+  assert_int_equal(eg_it_ghsim_reviews_ok(it, &st), 0);
+  /* GitHub is healthy again (the fault's limit is spent): redrive. */
+  snprintf(brokers, sizeof(brokers), "ENVGATE_KAFKA_BROKERS=%s",
+           st.db.bootstrap);
+  EG_IT_MUST(it, eg_it_run(it, &o, 60000, &status, NULL));
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  EG_IT_MUST(it, eg_it_wait_reviews(it, &st, 1, 30000));
+  eg_it_sleep_ms(1000);
+  assert_one_review_each(it, &st, 1);
+  stop_all_workers(it, &st);
+  eg_it_pass(it);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_500s_then_success_gives_one_review,
@@ -287,6 +328,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_secondary_limit_holds_the_fleet,
                                       eg_it_setup, eg_it_teardown),
       cmocka_unit_test_setup_teardown(test_flaky_github_dead_letters_nothing,
+                                      eg_it_setup, eg_it_teardown),
+      cmocka_unit_test_setup_teardown(test_redriven_dead_letter_gets_reviewed,
                                       eg_it_setup, eg_it_teardown),
       cmocka_unit_test_setup_teardown(
           test_kill9_rebalance_and_outages_lose_nothing, eg_it_setup,
