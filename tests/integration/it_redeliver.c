@@ -399,10 +399,7 @@ static void test_redeliver(void **state_) {
 }
 
 static void test_usage(void **state_) {
-  static const struct {
-    const char *args[4];
-    const char *err;
-  } cases[] = {
+  static const eg_it_usage_case_t cases[] = {
       {{"--since", "soon", NULL},
        "envgate-redeliver: error: --since soon: expected an RFC 3339 time, "
        "YYYY-MM-DD or a duration such as 24h (see --help)\n"},
@@ -421,43 +418,9 @@ static void test_usage(void **state_) {
   };
   eg_it_t *it = *state_;
 
-  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    const char *argv[6] = {"envgate-redeliver"};
-    eg_it_spawn_opts_t o = {.name = "redeliver", .argv = argv};
-    eg_it_proc_t *p;
-    char *log;
-    size_t len;
-    int status;
-
-    for (int j = 0; cases[i].args[j] != NULL; j++)
-      argv[j + 1] = cases[i].args[j];
-    EG_IT_MUST(it, eg_it_run(it, &o, 10000, &status, &p));
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 2);
-    EG_IT_MUST(it, eg_it_read_file(it, eg_it_proc_log_path(p), &log, &len));
-    assert_string_equal(log, cases[i].err);
-    free(log);
-  }
-  {
-    const char *argv[] = {"envgate-redeliver", "--version", NULL};
-    eg_it_spawn_opts_t o = {.name = "redeliver", .argv = argv};
-    eg_it_proc_t *p;
-    char *text;
-    size_t len;
-    int status;
-
-    EG_IT_MUST(it, eg_it_run(it, &o, 10000, &status, &p));
-    assert_int_equal(status, 0);
-    EG_IT_MUST(it, eg_it_read_file(it, eg_it_proc_out_path(p), &text, &len));
-    assert_string_equal(text, "envgate-redeliver " EG_VERSION "\n");
-    free(text);
-    argv[1] = "--help";
-    EG_IT_MUST(it, eg_it_run(it, &o, 10000, &status, &p));
-    assert_int_equal(status, 0);
-    EG_IT_MUST(it, eg_it_read_file(it, eg_it_proc_out_path(p), &text, &len));
-    assert_non_null(strstr(text, "usage: envgate-redeliver [options]\n"));
-    free(text);
-  }
+  eg_it_check_usage(
+      it, "envgate-redeliver", cases, sizeof(cases) / sizeof(cases[0]),
+      (const char *const[]){"usage: envgate-redeliver [options]\n", NULL});
   /* A key file that is not a key. */
   {
     const char *argv[] = {"envgate-redeliver", NULL};

@@ -354,10 +354,7 @@ static void test_redrive(void **state) {
 }
 
 static void test_usage(void **state) {
-  static const struct {
-    const char *args[5];
-    const char *err;
-  } cases[] = {
+  static const eg_it_usage_case_t cases[] = {
       {{"--error-class", "bogus", NULL},
        "envgate-redrive: error: --error-class bogus: expected permanent, "
        "exhausted, invalid or poison (see --help)\n"},
@@ -377,43 +374,9 @@ static void test_usage(void **state) {
   };
   eg_it_t *it = *state;
 
-  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    const char *argv[8] = {"envgate-redrive"};
-    eg_it_spawn_opts_t o = {.name = "redrive", .argv = argv};
-    eg_it_proc_t *p;
-    char *log;
-    size_t len;
-    int status;
-
-    for (int j = 0; cases[i].args[j] != NULL; j++)
-      argv[j + 1] = cases[i].args[j];
-    EG_IT_MUST(it, eg_it_run(it, &o, 10000, &status, &p));
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 2);
-    EG_IT_MUST(it, eg_it_read_file(it, eg_it_proc_log_path(p), &log, &len));
-    assert_string_equal(log, cases[i].err);
-    free(log);
-  }
-  {
-    const char *argv[] = {"envgate-redrive", "--version", NULL};
-    eg_it_spawn_opts_t o = {.name = "redrive", .argv = argv};
-    eg_it_proc_t *p;
-    char *text;
-    size_t len;
-    int status;
-
-    EG_IT_MUST(it, eg_it_run(it, &o, 10000, &status, &p));
-    assert_int_equal(status, 0);
-    EG_IT_MUST(it, eg_it_read_file(it, eg_it_proc_out_path(p), &text, &len));
-    assert_string_equal(text, "envgate-redrive " EG_VERSION "\n");
-    free(text);
-    argv[1] = "--help";
-    EG_IT_MUST(it, eg_it_run(it, &o, 10000, &status, &p));
-    assert_int_equal(status, 0);
-    EG_IT_MUST(it, eg_it_read_file(it, eg_it_proc_out_path(p), &text, &len));
-    assert_non_null(strstr(text, "usage: envgate-redrive [options]\n"));
-    free(text);
-  }
+  eg_it_check_usage(
+      it, "envgate-redrive", cases, sizeof(cases) / sizeof(cases[0]),
+      (const char *const[]){"usage: envgate-redrive [options]\n", NULL});
   /* Every broker down: the read waits; SIGTERM ends it promptly, with
    * nothing moved. */
   {

@@ -354,4 +354,23 @@ int eg_it_kafka_produce(eg_it_t *it,
                         const char *const *conf,
                         int timeout_ms);
 
+/* ---- Command-line checks ---- */
+
+/* One bad command line of a tool and the exact stderr it must write. */
+typedef struct eg_it_usage_case_s {
+  const char *args[5]; /* NULL-terminated */
+  const char *err;
+} eg_it_usage_case_t;
+
+/* Runs prog (from EG_IT_BIN_DIR) with each case's arguments and fails the
+ * cmocka test unless it exits 2 writing exactly err to stderr; then checks
+ * that --version prints "<prog> <version>" and --help prints every line of
+ * help_lines (NULL-terminated),
+ * both exiting 0. */
+void eg_it_check_usage(eg_it_t *it,
+                       const char *prog,
+                       const eg_it_usage_case_t *cases,
+                       size_t n,
+                       const char *const *help_lines);
+
 #endif /* EG_HARNESS_H */
