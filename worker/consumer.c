@@ -73,6 +73,9 @@ static void hand_back(wrk_ctx_t *ctx,
     while (eg_offsets_unfinished(ctx->offsets, t, p) > keep &&
            eg_time_mono_ms() < deadline) {
       struct timespec ts = {0, 20 * 1000000};
+      /* SIGTERM meanwhile: the drain bounds the rest of the wait. */
+      if (eg_process_stop_requested() && deadline > eg_time_mono_ms() + 1000)
+        deadline = eg_time_mono_ms() + 1000;
       nanosleep(&ts, NULL);
     }
   }
@@ -109,7 +112,8 @@ void wrk_rebalance_cb(rd_kafka_t *rk,
       rd_kafka_pause_partitions(rk, parts);
     return;
   }
-  hand_back(ctx, parts, timeout);
+  /* While stopping, the drain itself bounds the wait for running events. */
+  hand_back(ctx, parts, eg_process_stop_requested() ? 1000 : timeout);
   if (cooperative)
     rd_kafka_incremental_unassign(rk, parts);
   else

@@ -103,12 +103,15 @@ static bool drain(wrk_ctx_t *ctx, pthread_t *threads, size_t nthreads) {
          EG_LINT("handed_back", handed_back),
          EG_LINT("still_running", wrk_jobs_count(ctx->jobs)));
   wrk_jobs_close(ctx->jobs);
-  if (clean)
-    for (size_t i = 0; i < nthreads; i++)
-      pthread_join(threads[i], NULL);
+  if (!clean)
+    /* Committing or leaving the group could block on a broker that is
+     * away: leave that to the session timeout. */
+    return false;
+  for (size_t i = 0; i < nthreads; i++)
+    pthread_join(threads[i], NULL);
   wrk_commit_now(ctx);
   rd_kafka_consumer_close(ctx->consumer);
-  return clean;
+  return true;
 }
 
 int main(int argc, char **argv) {
