@@ -234,7 +234,7 @@ int wrk_consume(wrk_ctx_t *ctx) {
 
     if (wrk_jobs_is_full(ctx->jobs))
       set_paused(ctx, true);
-    else if (queued <= ctx->cfg->worker_inflight)
+    else if (wrk_jobs_ready_count(ctx->jobs) <= ctx->cfg->worker_inflight)
       set_paused(ctx, false);
     eg_metric_set(ctx->m.queued, NULL, (double)queued);
     msg = rd_kafka_consumer_poll(ctx->consumer, 100);

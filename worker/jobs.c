@@ -11,7 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#define BUSY_BUCKETS 1024
+#define BUSY_BUCKETS   1024
+#define DELAYED_FACTOR 16
 
 struct busy {
   wrk_job_t *running;
@@ -23,8 +24,10 @@ struct wrk_jobs_s {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   wrk_job_t **heap;
-  size_t nheap, capacity;
-  size_t total; /* queued + parked + running */
+  size_t nheap, capacity; /* heap slots (grow as needed) */
+  size_t limit;           /* the configured capacity */
+  size_t total;           /* queued + parked + running */
+  size_t ndelayed;        /* of those, pushed with a due time in the future */
   uint64_t seq;
   bool closed;
   struct busy *busy[BUSY_BUCKETS];
@@ -50,6 +53,7 @@ int wrk_jobs_new(size_t capacity, wrk_jobs_t **out) {
     return -1;
   }
   q->capacity = capacity;
+  q->limit = capacity;
   pthread_mutex_init(&q->lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -177,6 +181,9 @@ void wrk_jobs_push(wrk_jobs_t *q, wrk_job_t *job) {
     wrk_job_free(job);
     return;
   }
+  job->delayed = job->due_ms > eg_time_mono_ms();
+  if (job->delayed)
+    q->ndelayed++;
   heap_push(q, job);
   q->total++;
   pthread_cond_broadcast(&q->cond);
@@ -185,9 +192,17 @@ void wrk_jobs_push(wrk_jobs_t *q, wrk_job_t *job) {
 
 bool wrk_jobs_is_full(wrk_jobs_t *q) {
   pthread_mutex_lock(&q->lock);
-  bool full = q->total >= q->capacity;
+  bool full = q->total - q->ndelayed >= q->limit ||
+              q->ndelayed >= DELAYED_FACTOR * q->limit;
   pthread_mutex_unlock(&q->lock);
   return full;
+}
+
+size_t wrk_jobs_ready_count(wrk_jobs_t *q) {
+  pthread_mutex_lock(&q->lock);
+  size_t n = q->total - q->ndelayed;
+  pthread_mutex_unlock(&q->lock);
+  return n;
 }
 
 size_t wrk_jobs_count(wrk_jobs_t *q) {
@@ -212,6 +227,10 @@ wrk_job_t *wrk_jobs_take(wrk_jobs_t *q) {
       struct busy *b;
 
       heap_remove_at(q, 0);
+      if (job->delayed) {
+        job->delayed = false;
+        q->ndelayed--;
+      }
       b = find_busy(q, job->key, &link);
       if (b != NULL) {
         /* Same gate in progress: wait behind it. */
@@ -283,6 +302,8 @@ remove_matching(wrk_jobs_t *q, const char *topic, int32_t partition) {
     if (in_partition(q->heap[i], topic, partition)) {
       wrk_job_t *job = q->heap[i];
       heap_remove_at(q, i);
+      if (job->delayed)
+        q->ndelayed--;
       job->next_waiter = out;
       out = job;
       q->total--;

@@ -16,6 +16,7 @@ typedef struct wrk_job_s {
   unsigned attempt;        /* 1 for a first delivery */
   /* queue internals */
   uint64_t seq;
+  bool delayed; /* counted in the queue's delayed jobs */
   struct wrk_job_s *next_waiter;
 } wrk_job_t;
 
@@ -30,7 +31,12 @@ void wrk_jobs_free(wrk_jobs_t *q);
  * fetching when wrk_jobs_is_full(). */
 void wrk_jobs_push(wrk_jobs_t *q, wrk_job_t *job);
 
+/* Full when the jobs that are due, parked or running reach the capacity, or
+ * when jobs waiting for a later time (retries) reach 16 times it: so events
+ * keep flowing while many retries wait. */
 bool wrk_jobs_is_full(wrk_jobs_t *q);
+/* Jobs due, parked or running (not waiting for a later time). */
+size_t wrk_jobs_ready_count(wrk_jobs_t *q);
 /* Jobs in the queue, delayed, parked or running. */
 size_t wrk_jobs_count(wrk_jobs_t *q);
 
