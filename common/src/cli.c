@@ -154,6 +154,18 @@ int eg_cli_timeout_option(const char *arg,
   return EG_OK;
 }
 
+int eg_cli_start(const char *prog,
+                 int verbosity,
+                 eg_role_t role,
+                 eg_config_t *cfg) {
+  eg_cli_init(prog, verbosity, 2, isatty(2) == 1);
+  if (eg_process_install_signals() != EG_OK) {
+    eg_cli_error("cannot install signal handlers");
+    return EG_EXIT_USAGE;
+  }
+  return eg_cli_load_config(cfg, role) == EG_OK ? EG_OK : EG_EXIT_USAGE;
+}
+
 static void report_problem(const char *line, void *ud) {
   (void)ud;
   eg_cli_error("%s", line);

@@ -467,12 +467,7 @@ int main(int argc, char **argv) {
   rc = parse_args(argc, argv, &opt);
   if (rc >= 0)
     return rc;
-  eg_cli_init(PROG, opt.verbosity, 2, isatty(2) == 1);
-  if (eg_process_install_signals() != EG_OK) {
-    eg_cli_error("cannot install signal handlers");
-    return EG_EXIT_USAGE;
-  }
-  if (eg_cli_load_config(&cfg, EG_ROLE_REDELIVER) != EG_OK)
+  if (eg_cli_start(PROG, opt.verbosity, EG_ROLE_REDELIVER, &cfg) != EG_OK)
     return EG_EXIT_USAGE;
   c.cfg = &cfg;
   rc = eg_jwt_signer_new_file(cfg.app_private_key_file, &c.signer, errbuf,

@@ -632,12 +632,7 @@ int main(int argc, char **argv) {
   rc = parse_args(argc, argv, &opt);
   if (rc >= 0)
     return rc;
-  eg_cli_init(PROG, opt.verbosity, 2, isatty(2) == 1);
-  if (eg_process_install_signals() != EG_OK) {
-    eg_cli_error("cannot install signal handlers");
-    return EG_EXIT_USAGE;
-  }
-  if (eg_cli_load_config(&cfg, EG_ROLE_REDRIVE) != EG_OK)
+  if (eg_cli_start(PROG, opt.verbosity, EG_ROLE_REDRIVE, &cfg) != EG_OK)
     return EG_EXIT_USAGE;
   rc = run(&cfg, &opt);
   eg_config_cleanup(&cfg);

@@ -54,6 +54,16 @@ int eg_cli_timeout_option(const char *arg,
                           const char *max_text,
                           int64_t *out);
 
+/* What every tool does once its arguments are parsed: sets the verbosity,
+ * installs the stop-flag signal handlers and loads the configuration for
+ * role (see eg_cli_load_config()).
+ * @returns EG_OK (free cfg with eg_config_cleanup()) or EG_EXIT_USAGE after
+ * writing what is wrong. */
+int eg_cli_start(const char *prog,
+                 int verbosity,
+                 eg_role_t role,
+                 eg_config_t *cfg);
+
 /* Loads the configuration for role from the environment (see
  * eg_config_load()), writing each problem as "<prog>: error: <problem>".
  * ENVGATE_LOG_LEVEL=debug raises the verbosity to 2.
