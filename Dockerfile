@@ -20,7 +20,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       librdkafka-dev libcurl4-openssl-dev libssl-dev libjansson-dev \
-      libhiredis-dev libmicrohttpd-dev libyajl-dev libcmocka-dev \
+      libhiredis-dev libmicrohttpd-dev libsimdjson-dev libcmocka-dev \
  && rm -rf /var/lib/apt/lists/*
 
 # The binaries the image ships; override with --build-arg to build fewer.
@@ -50,7 +50,7 @@ LABEL org.opencontainers.image.title="envgate" \
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       librdkafka1 libcurl4 libssl3 libjansson4 libhiredis0.14 \
-      libmicrohttpd12 libyajl2 ca-certificates curl \
+      libmicrohttpd12 libsimdjson14 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
 
 # A fixed, unprivileged uid/gid, so that secret files on the host can be

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-20}
 fixtures=${EG_FIXTURES_DIR:-$(pwd)/../shared/fixtures/github}
 
-CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DEG_FUZZ=ON \
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DEG_FUZZ=ON \
   -DEG_FIXTURES_DIR="$fixtures" >/dev/null
 targets=()
 for f in tests/fuzz/fuzz_*.c; do targets+=("$(basename "$f" .c)"); done

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git curl ca-certificates openssl
   librdkafka-dev libcurl4-openssl-dev libssl-dev libjansson-dev
-  libhiredis-dev libmicrohttpd-dev libyajl-dev libcmocka-dev
+  libhiredis-dev libmicrohttpd-dev libsimdjson-dev libcmocka-dev
   redis-server kcat clang-format clang libclang-rt-14-dev valgrind
 )
 

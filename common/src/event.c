@@ -431,6 +431,8 @@ int eg_event_parse(const char *body,
                    " in deployment_callback_url",
                    ev->workflow_run_id, ev->run_id);
   ev->has_deployment_id = (present & BIT(F_DEPLOYMENT_ID)) != 0;
+  if (ev->has_deployment_id && ev->deployment_id == 0)
+    return invalid(ev, errbuf, errbuf_len, "deployment.id: must not be 0");
   if (!is_token(ev->sender_login))
     return invalid(ev, errbuf, errbuf_len,
                    "sender.login: must be visible ASCII");

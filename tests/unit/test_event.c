@@ -526,10 +526,11 @@ static const struct edit_case field_cases[] = {
     {"installation id negative", "119022551", "-119022551", NULL, NULL,
      EG_EINVAL,
      "installation.id: expected an unsigned integer without sign, fraction"},
+    /* simdjson reads -0 as the integer 0, which no id may be. */
     {"installation id minus zero", "119022551", "-0", NULL, NULL, EG_EINVAL,
-     "installation.id: expected an unsigned integer without sign, fraction"},
+     "installation.id: must not be 0"},
     {"installation id overflow", "119022551", "18446744073709551616", NULL,
-     NULL, EG_EINVAL, "installation.id: integer over 18446744073709551615"},
+     NULL, EG_EPARSE, "json: malformed number, or one out of range"},
     {"installation id max", "119022551", "18446744073709551615", NULL, NULL,
      EG_OK, NULL},
     {"installation id string", "119022551", "\"119022551\"", NULL, NULL,
@@ -560,7 +561,7 @@ static const struct edit_case field_cases[] = {
     {"repository id exponent", "1192056896", "1192056896E0", NULL, NULL,
      EG_EINVAL, "repository.id: expected an unsigned integer without sign"},
     {"repository id overflow", "1192056896", "99999999999999999999", NULL, NULL,
-     EG_EINVAL, "repository.id: integer over"},
+     EG_EPARSE, "json: malformed number, or one out of range"},
     {"repository id bool", "1192056896", "true", NULL, NULL, EG_EINVAL,
      "repository.id: expected an unsigned integer, got a boolean"},
     {"repository id duplicate", "{\"id\":1192056896,",
@@ -631,6 +632,10 @@ static const struct edit_case field_cases[] = {
      "workflow_run.id: 23625057534 differs from the run id 23625057533"},
     {"workflow_run id zero", WR, "\"workflow_run\":{\"id\":0}", NULL, NULL,
      EG_EINVAL, "workflow_run.id: 0 differs"},
+    {"deployment id zero", "{\"id\":4189575565,", "{\"id\":0,", NULL, NULL,
+     EG_EINVAL, "deployment.id: must not be 0"},
+    {"deployment id minus zero", "{\"id\":4189575565,", "{\"id\":-0,", NULL,
+     NULL, EG_EINVAL, "deployment.id: must not be 0"},
     {"workflow_run id string", WR, "\"workflow_run\":{\"id\":\"" RUN "\"}",
      NULL, NULL, EG_EINVAL,
      "workflow_run.id: expected an unsigned integer, got a string"},
@@ -857,6 +862,10 @@ static void test_other_actions(void **state) {
   free(body);
 }
 
+#define MALFORMED                                                              \
+  "json: malformed (a missing or extra comma, colon, bracket or value, or "    \
+  "text after the value)"
+
 struct json_case {
   const char *name;
   const char *body; /* NULL: use base */
@@ -866,21 +875,18 @@ struct json_case {
 
 static void test_malformed_json(void **state) {
   static const struct json_case cases[] = {
-      {"empty", "", 0, "json: parse error: premature EOF"},
-      {"spaces", "   ", 0, "json: parse error: premature EOF"},
+      {"empty", "", 0, "json: empty document"},
+      {"spaces", "   ", 0, "json: empty document"},
       {"top-level array", "[]", 0, "json: top-level value is not an object"},
       {"top-level string", "\"requested\"", 0,
        "json: top-level value is not an object"},
       {"top-level number", "1", 0, "json: top-level value is not an object"},
       {"top-level null", "null", 0, "json: top-level value is not an object"},
       {"top-level true", "true", 0, "json: top-level value is not an object"},
-      {"unclosed", "{\"action\":\"requested\"", 0,
-       "json: parse error: premature EOF"},
+      {"unclosed", "{\"action\":\"requested\"", 0, MALFORMED},
       {"unclosed string", "{\"action\":\"requ", 0, "json: "},
-      {"trailing garbage", "{\"action\":\"created\"}x", 0,
-       "json: parse error: trailing garbage"},
-      {"second value", "{\"action\":\"created\"}{}", 0,
-       "json: parse error: trailing garbage"},
+      {"trailing garbage", "{\"action\":\"created\"}x", 0, MALFORMED},
+      {"second value", "{\"action\":\"created\"}{}", 0, MALFORMED},
       {"trailing comma", "{\"action\":\"created\",}", 0, "json: "},
       {"comment", "{/* c */\"action\":\"created\"}", 0, "json: "},
       {"single quotes", "{'action':'created'}", 0, "json: "},
@@ -901,7 +907,7 @@ static void test_malformed_json(void **state) {
       {"bad fourth byte", "{\"action\":\"created\",\"x\":\"\xf0\x9f\x9a\x41\"}",
        0, "json: invalid UTF-8"},
       {"UTF-8 cut at end", "{\"action\":\"created\",\"x\":\"\xe2\x82", 0,
-       "json: invalid UTF-8"},
+       "json: unclosed string"},
       {"overlong slash", "{\"action\":\"created\",\"x\":\"\xc0\xaf\"}", 0,
        "json: invalid UTF-8"},
       {"overlong 3-byte", "{\"action\":\"created\",\"x\":\"\xe0\x80\xaf\"}", 0,
@@ -921,7 +927,7 @@ static void test_malformed_json(void **state) {
       {"lone low surrogate", "{\"action\":\"created\",\"x\":\"\\uDC00\"}", 0,
        "json: unpaired UTF-16 surrogate escape"},
       {"high at end", "{\"action\":\"created\",\"x\":\"\\ud800", 0,
-       "json: unpaired UTF-16 surrogate escape"},
+       "json: unclosed string"},
       {"backslash at end", "{\"action\":\"created\",\"x\":\"\\", 0, "json: "},
   };
   eg_event_t ev;
@@ -1013,11 +1019,12 @@ static void test_depth_limit(void **state) {
                    EG_EPARSE);
   assert_string_equal(err, "json: nesting deeper than 64 levels");
   free(s);
-  /* 10000 unclosed '[': stopped at the limit, no recursion, no blowup. */
+  /* 10000 unclosed '[': refused without recursion or blowup (simdjson's
+   * first pass finds the unbalanced brackets before the depth). */
   s = nested(10000, "[", "]", false);
   assert_int_equal(parse(s, API, EG_EVENT_ALLOW_OTHER_ACTIONS, &ev, err),
                    EG_EPARSE);
-  assert_string_equal(err, "json: nesting deeper than 64 levels");
+  assert_string_equal(err, MALFORMED);
   free(s);
   s = nested(100000, "{\"a\":", "}", true);
   assert_int_equal(parse(s, API, 0, &ev, err), EG_EPARSE);
