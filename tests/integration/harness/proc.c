@@ -492,6 +492,25 @@ size_t eg_it_proc_log_count(eg_it_proc_t *p, const char *needle) {
   return count;
 }
 
+int eg_it_proc_log_port(eg_it_proc_t *p, const char *msg) {
+  char *text = NULL, needle[160];
+  const char *line, *end, *at;
+  long port = 0;
+
+  if (p == NULL || msg == NULL)
+    return 0;
+  snprintf(needle, sizeof(needle), "\"msg\":\"%s\"", msg);
+  if (eg_it_read_file(NULL, p->log_path, &text, NULL) != EG_OK)
+    return 0;
+  line = strstr(text, needle);
+  end = line != NULL ? strchr(line, '\n') : NULL;
+  at = line != NULL ? strstr(line, "\"port\":") : NULL;
+  if (at != NULL && (end == NULL || at < end))
+    port = strtol(at + 7, NULL, 10);
+  free(text);
+  return port > 0 && port < 65536 ? (int)port : 0;
+}
+
 int eg_it_proc_wait_log(eg_it_proc_t *p, const char *needle, int timeout_ms) {
   long long deadline;
   int timeout;
