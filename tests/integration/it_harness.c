@@ -144,8 +144,10 @@ static void test_stop_kills_a_child_ignoring_sigterm(void **state) {
 static void test_environment(void **state) {
   eg_it_t *it = *state;
   const char *argv[] = {"sh", "-c", "env | sort", NULL};
-  const char *env[] = {"EG_IT_ADDED=yes", "EG_IT_OVERRIDE=new", "EG_IT_GONE",
-                       "ENVGATE_LOG_LEVEL=debug", NULL};
+  const char *env[] = {
+      "EG_IT_ADDED=yes",         "EG_IT_OVERRIDE=new",   "EG_IT_GONE",
+      "ENVGATE_LOG_LEVEL=debug", "EG_IT_TWICE=first",    "EG_IT_TWICE=second",
+      "EG_IT_SET_THEN_UNSET=on", "EG_IT_SET_THEN_UNSET", NULL};
   eg_it_spawn_opts_t o = {.name = "env", .argv = argv, .env = env};
   eg_it_proc_t *p;
   char *text = NULL;
@@ -166,6 +168,11 @@ static void test_environment(void **state) {
   assert_null(strstr(text, "EG_IT_GONE"));
   assert_null(strstr(text, "ENVGATE_APP_ID"));
   assert_non_null(strstr(text, "ENVGATE_LOG_LEVEL=debug\n"));
+  /* The last entry for a variable wins, as eg_it_stack_worker's overrides
+   * need. */
+  assert_non_null(strstr(text, "EG_IT_TWICE=second\n"));
+  assert_null(strstr(text, "EG_IT_TWICE=first"));
+  assert_null(strstr(text, "EG_IT_SET_THEN_UNSET"));
   assert_non_null(strstr(text, "PATH="));
   free(text);
   eg_it_pass(it);

@@ -63,7 +63,8 @@ static bool same_var(const char *entry, const char *var) {
   return strncmp(entry, var, n) == 0 && (var[n] == '=' || var[n] == '\0');
 }
 
-/* Builds the child's environment: ours without ENVGATE_*, then opts->env.
+/* Builds the child's environment: ours without ENVGATE_*, then opts->env
+ * (the last entry for a variable wins).
  * @returns a malloc'd NULL-terminated array of borrowed strings, or NULL. */
 static char **build_env(const char *const *extra) {
   size_t n = 0;
@@ -87,9 +88,16 @@ static char **build_env(const char *const *extra) {
     if (!overridden)
       envp[n++] = *e;
   }
-  for (const char *const *x = extra; x != NULL && *x != NULL; x++)
-    if (strchr(*x, '=') != NULL)
+  for (const char *const *x = extra; x != NULL && *x != NULL; x++) {
+    /* A later entry for the same variable wins (getenv() would find the
+     * first of two). */
+    bool overridden = false;
+    for (const char *const *y = x + 1; *y != NULL; y++)
+      if (same_var(*y, *x))
+        overridden = true;
+    if (!overridden && strchr(*x, '=') != NULL)
       envp[n++] = (char *)*x;
+  }
   envp[n] = NULL;
   return envp;
 }
