@@ -48,9 +48,9 @@ static const char usage[] =
     "broken (not every event decided once, a wrong review, a process died\n"
     "or did not stop cleanly), 2 bad usage.\n";
 
-static int bad_usage(const char *what, const char *value) {
+static int bad_usage(const char *what, const char *detail) {
   fprintf(stderr, "envgate-bench-worker: error: %s%s%s\n%s", what,
-          value != NULL ? " " : "", value != NULL ? value : "", usage);
+          detail != NULL ? " " : "", detail != NULL ? detail : "", usage);
   return 2;
 }
 
@@ -131,8 +131,12 @@ int main(int argc, char **argv) {
       rc = number(v, 1, 86400, &o.timeout_s);
     else
       return bad_usage("unknown option or missing value:", a);
-    if (rc != 0)
-      return bad_usage(a, v != NULL ? v : "needs a value");
+    if (rc != 0) {
+      fprintf(stderr,
+              "envgate-bench-worker: error: %s %s: not a number in range\n%s",
+              a, v != NULL ? v : "(missing)", usage);
+      return 2;
+    }
     i++;
   }
   if (o.installations > o.repos)
