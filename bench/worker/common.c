@@ -105,6 +105,7 @@ static int read_gates(struct bw_run *r, size_t n) {
     json_int_t id = json_integer_value(json_object_get(g, "repository_id"));
     size_t ri = (size_t)(id - repo0), slot;
     struct bw_gate *b;
+    const char *expect;
 
     if (ri >= nrepos || seen[ri] >= per_repo)
       continue;
@@ -117,8 +118,8 @@ static int read_gates(struct bw_run *r, size_t n) {
     copy_str(b->environment, sizeof(b->environment),
              json_object_get(g, "environment"));
     copy_str(b->ref, sizeof(b->ref), json_object_get(g, "ref"));
-    b->approve = strcmp(json_string_value(json_object_get(g, "expect")),
-                        "approved") == 0;
+    expect = json_string_value(json_object_get(g, "expect"));
+    b->approve = expect != NULL && strcmp(expect, "approved") == 0;
     snprintf(b->delivery, sizeof(b->delivery), "%08x-0000-4000-8000-%012zx",
              0xbe000000u, slot % 1000000000000u);
     b->g = (eg_it_gate_t){
