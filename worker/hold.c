@@ -15,20 +15,24 @@
 /* How stale a worker's view of a hold set by another worker may be. */
 #define RECHECK_MS 250
 
+/* Waits are per installation: a release or a lookup wakes only the
+ * threads of its own installation, not every waiting thread of the
+ * process. */
 struct inst {
   uint64_t id;
-  int64_t until_ms;    /* held until (epoch ms), 0 if not */
-  uint64_t checked_ms; /* monotonic ms of the last Redis look */
-  unsigned in_use;     /* call slots taken */
-  bool checking;       /* a thread is asking Redis now */
+  int64_t until_ms;       /* held until (epoch ms), 0 if not */
+  uint64_t checked_ms;    /* monotonic ms of the last Redis look, 0: none */
+  unsigned in_use;        /* call slots taken */
+  unsigned waiting;       /* threads waiting for call slots */
+  bool checking;          /* a thread is asking Redis now */
+  pthread_cond_t freed;   /* call slots were released */
+  pthread_cond_t checked; /* a Redis lookup finished */
   struct inst *next;
 };
 
 struct wrk_hold_s {
   eg_redis_t *redis;
   pthread_mutex_t lock;
-  pthread_cond_t freed;   /* call slots were released */
-  pthread_cond_t checked; /* a Redis lookup finished */
   struct inst *buckets[BUCKETS];
 };
 
@@ -40,8 +44,6 @@ int wrk_hold_new(eg_redis_t *redis, wrk_hold_t **out) {
     return -1;
   h->redis = redis;
   pthread_mutex_init(&h->lock, NULL);
-  pthread_cond_init(&h->freed, NULL);
-  pthread_cond_init(&h->checked, NULL);
   *out = h;
   return 0;
 }
@@ -53,12 +55,12 @@ void wrk_hold_free(wrk_hold_t *h) {
     struct inst *p = h->buckets[i];
     while (p != NULL) {
       struct inst *next = p->next;
+      pthread_cond_destroy(&p->freed);
+      pthread_cond_destroy(&p->checked);
       free(p);
       p = next;
     }
   }
-  pthread_cond_destroy(&h->freed);
-  pthread_cond_destroy(&h->checked);
   pthread_mutex_destroy(&h->lock);
   free(h);
 }
@@ -68,13 +70,26 @@ void wrk_hold_free(wrk_hold_t *h) {
 static struct inst *get(wrk_hold_t *h, uint64_t id) {
   struct inst **pp = &h->buckets[id % BUCKETS];
 
+  struct inst *in;
+
   for (; *pp != NULL; pp = &(*pp)->next)
     if ((*pp)->id == id)
       return *pp;
-  *pp = calloc(1, sizeof(**pp));
-  if (*pp != NULL)
-    (*pp)->id = id;
-  return *pp;
+  in = calloc(1, sizeof(*in));
+  if (in == NULL)
+    return NULL;
+  if (pthread_cond_init(&in->freed, NULL) != 0) {
+    free(in);
+    return NULL;
+  }
+  if (pthread_cond_init(&in->checked, NULL) != 0) {
+    pthread_cond_destroy(&in->freed);
+    free(in);
+    return NULL;
+  }
+  in->id = id;
+  *pp = in;
+  return in;
 }
 
 static void redis_key(uint64_t id, char *out, size_t len) {
@@ -112,11 +127,16 @@ int64_t wrk_hold_until(wrk_hold_t *h, uint64_t installation_id) {
 
   pthread_mutex_lock(&h->lock);
   in = get(h, installation_id);
-  /* One thread asks Redis; the others wait for its answer rather than act
-   * on a view older than RECHECK_MS. */
-  while (in != NULL && in->checking)
-    pthread_cond_wait(&h->checked, &h->lock);
-  if (in != NULL && h->redis != NULL && mono - in->checked_ms >= RECHECK_MS) {
+  /* One thread asks Redis. Before this worker's first answer for the
+   * installation the others wait for it, so that a hold another worker
+   * stored stops even the first call. After that they go on with the view
+   * they have, at most RECHECK_MS and one Redis round trip old: waiting
+   * would park every thread of the installation behind that round trip
+   * (behind the Redis pool when it is busy) and wake them all at once. */
+  while (in != NULL && in->checking && in->checked_ms == 0)
+    pthread_cond_wait(&in->checked, &h->lock);
+  if (in != NULL && h->redis != NULL && !in->checking &&
+      (in->checked_ms == 0 || mono - in->checked_ms >= RECHECK_MS)) {
     int64_t shared;
 
     in->checking = true;
@@ -127,7 +147,7 @@ int64_t wrk_hold_until(wrk_hold_t *h, uint64_t installation_id) {
     in->checked_ms = eg_time_mono_ms();
     if (shared > in->until_ms)
       in->until_ms = shared;
-    pthread_cond_broadcast(&h->checked);
+    pthread_cond_broadcast(&in->checked);
   }
   until = in != NULL ? in->until_ms : 0;
   pthread_mutex_unlock(&h->lock);
@@ -170,8 +190,11 @@ void wrk_hold_acquire(wrk_hold_t *h, uint64_t installation_id, unsigned n) {
     n = WRK_HOLD_MAX_CONCURRENT;
   pthread_mutex_lock(&h->lock);
   in = get(h, installation_id);
-  while (in != NULL && in->in_use + n > WRK_HOLD_MAX_CONCURRENT)
-    pthread_cond_wait(&h->freed, &h->lock);
+  while (in != NULL && in->in_use + n > WRK_HOLD_MAX_CONCURRENT) {
+    in->waiting++;
+    pthread_cond_wait(&in->freed, &h->lock);
+    in->waiting--;
+  }
   if (in != NULL)
     in->in_use += n;
   pthread_mutex_unlock(&h->lock);
@@ -184,8 +207,12 @@ void wrk_hold_release(wrk_hold_t *h, uint64_t installation_id, unsigned n) {
     n = WRK_HOLD_MAX_CONCURRENT;
   pthread_mutex_lock(&h->lock);
   in = get(h, installation_id);
-  if (in != NULL)
+  if (in != NULL) {
     in->in_use = in->in_use >= n ? in->in_use - n : 0;
-  pthread_cond_broadcast(&h->freed);
+    /* Broadcast: a waiter for one slot may fit where one for two does
+     * not. */
+    if (in->waiting > 0)
+      pthread_cond_broadcast(&in->freed);
+  }
   pthread_mutex_unlock(&h->lock);
 }

@@ -22,7 +22,8 @@ int wrk_hold_new(eg_redis_t *redis, wrk_hold_t **out);
 void wrk_hold_free(wrk_hold_t *h);
 
 /* Epoch ms until which installation's calls are held, or 0 when they may
- * go now. Redis is asked at most once a second per installation. */
+ * go now. Redis is asked at most every 250 ms per installation, by one
+ * thread; the others wait for that answer only before the first one. */
 int64_t wrk_hold_until(wrk_hold_t *h, uint64_t installation_id);
 
 /* Holds installation's calls until until_ms (epoch ms), fleet-wide. */

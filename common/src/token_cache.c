@@ -746,9 +746,10 @@ fetch(eg_token_cache_t *tc, uint64_t inst, uint64_t repo, struct result *res) {
       mint(tc, inst, repo, res);
       return;
     case LOCK_ACQUIRED:
-      /* A peer may have stored the token between our GET and our lock. */
-      l = waited ? L_MISS : lookup(tc, key, res);
-      if (l != L_HIT)
+      /* A peer may have stored the token between our GET and our lock,
+       * also (above all) when we waited for its lock: it stores, then
+       * lets go. */
+      if (lookup(tc, key, res) != L_HIT)
         mint_and_store(tc, inst, repo, key, res);
       unlock(tc, lock_key, owner, res);
       return;

@@ -1041,6 +1041,82 @@ static void test_generate(void **state) {
   eg_it_pass(it);
 }
 
+/* Repositories dealt round-robin to consecutive installations: each
+ * gate names its repository's installation, and a token of one
+ * installation cannot cover another's repository. */
+static void test_generate_installations(void **state) {
+  eg_it_t *it = *state;
+  struct sim s;
+  eg_it_http_resp_t r;
+  json_t *gates, *g;
+  size_t i;
+  char jwt[EG_JWT_SIZE];
+  int ws;
+  eg_it_proc_t *p;
+  char *log;
+  size_t len;
+  const char *path;
+  const char *bad[] = {"envgate-ghsim", "--scenario", NULL, NULL};
+  eg_it_spawn_opts_t o = {.name = "bad-generate", .argv = bad};
+  static const char *const bad_scenarios[][2] = {
+      {"{\"generate\":{\"repos\":2,\"installations\":3}}",
+       "generate.installations: must be 1..1000 and at most repos"},
+      {"{\"generate\":{\"repos\":2000,\"installations\":1001}}",
+       "generate.installations: must be 1..1000 and at most repos"},
+      {"{\"generate\":{\"repos\":2,\"installations\":0}}",
+       "generate.installations: must be a positive integer"},
+  };
+
+  start(it, &s,
+        "{\"app\":{\"id\":" APP_ID "},\"generate\":{\"repos\":5,"
+        "\"runs_per_repo\":2,\"installations\":2,"
+        "\"installation_id\":" INST "}}",
+        NULL);
+  call(it, &s, "GET", "/_sim/gates", NULL, NULL, &r);
+  gates = body_json(&r);
+  eg_it_http_resp_cleanup(&r);
+  assert_int_equal(json_array_size(gates), 10);
+  json_array_foreach(gates, i, g) {
+    json_int_t repo = json_integer_value(json_object_get(g, "repository_id"));
+    json_int_t inst = json_integer_value(json_object_get(g, "installation_id"));
+    assert_true(repo >= 700000000 && repo < 700000005);
+    assert_int_equal(inst, 4242 + (repo - 700000000) % 2);
+  }
+  json_decref(gates);
+  /* repo-1 (700000001) is in 4243, repo-2 in 4242. */
+  jwt_at(&s, s.signer, APP_ID, (int64_t)time(NULL), jwt, sizeof(jwt));
+  call(it, &s, "POST", "/app/installations/4243/access_tokens", jwt,
+       "{\"repository_ids\":[700000001]}", &r);
+  assert_int_equal(r.status, 201);
+  eg_it_http_resp_cleanup(&r);
+  call(it, &s, "POST", "/app/installations/4243/access_tokens", jwt,
+       "{\"repository_ids\":[700000002]}", &r);
+  assert_int_equal(r.status, 422);
+  eg_it_http_resp_cleanup(&r);
+  call(it, &s, "POST", "/app/installations/" INST "/access_tokens", jwt,
+       "{\"repository_ids\":[700000002]}", &r);
+  assert_int_equal(r.status, 201);
+  eg_it_http_resp_cleanup(&r);
+  call(it, &s, "POST", "/app/installations/4244/access_tokens", jwt, NULL, &r);
+  assert_int_equal(r.status, 404);
+  eg_it_http_resp_cleanup(&r);
+  stop(it, &s);
+
+  for (i = 0; i < sizeof(bad_scenarios) / sizeof(bad_scenarios[0]); i++) {
+    EG_IT_MUST(it,
+               eg_it_write_file(it, "bad-generate.json", bad_scenarios[i][0],
+                                strlen(bad_scenarios[i][0]), &path));
+    bad[2] = path;
+    EG_IT_MUST(it, eg_it_run(it, &o, TIMEOUT, &ws, &p));
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 2);
+    EG_IT_MUST(it, eg_it_proc_read_log(p, &log, &len));
+    if (strstr(log, bad_scenarios[i][1]) == NULL)
+      fail_msg("want \"%s\" in: %s", bad_scenarios[i][1], log);
+    free(log);
+  }
+  eg_it_pass(it);
+}
+
 static void test_usage(void **state) {
   eg_it_t *it = *state;
   int ws;
@@ -1113,6 +1189,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_deliveries, eg_it_setup,
                                       eg_it_teardown),
       cmocka_unit_test_setup_teardown(test_generate, eg_it_setup,
+                                      eg_it_teardown),
+      cmocka_unit_test_setup_teardown(test_generate_installations, eg_it_setup,
                                       eg_it_teardown),
   };
 

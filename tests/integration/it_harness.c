@@ -74,14 +74,18 @@ static void test_early_exit_and_ready_timeout(void **state) {
 static void test_ready_file_and_logs(void **state) {
   eg_it_t *it = *state;
   const char *addr = eg_it_path(it, "child.addr");
-  char script[512];
+  char script[768];
   eg_it_proc_t *p;
   int wstatus;
 
   /* Writes the address through rename, logs, then waits for SIGTERM. */
   snprintf(script, sizeof(script),
            "trap 'echo bye >&2; exit 0' TERM; echo 127.0.0.1:4242 > %s.tmp; "
-           "mv %s.tmp %s; echo started >&2; echo out; "
+           "mv %s.tmp %s; echo '{\"msg\":\"other\",\"port\":1}' >&2; "
+           "echo '{\"msg\":\"listening\",\"port\":4343}' >&2; "
+           "echo '{\"msg\":\"no port\"}' >&2; "
+           "echo '{\"msg\":\"x\",\"port\":9}' >&2; "
+           "echo started >&2; echo out; "
            "while :; do sleep 0.05; done",
            addr, addr, addr);
   {
@@ -96,6 +100,10 @@ static void test_ready_file_and_logs(void **state) {
   assert_true(eg_it_proc_is_running(p));
   assert_int_equal(eg_it_proc_log_count(p, "started"), 1);
   assert_int_equal(eg_it_proc_log_count(p, "out"), 0); /* stdout is apart */
+  /* The port of the line with that message, not of another line. */
+  assert_int_equal(eg_it_proc_log_port(p, "listening"), 4343);
+  assert_int_equal(eg_it_proc_log_port(p, "no port"), 0);
+  assert_int_equal(eg_it_proc_log_port(p, "never logged"), 0);
   assert_int_equal(eg_it_proc_wait_log(p, "no such line", 200), EG_ETIMEDOUT);
   assert_int_equal(eg_it_proc_wait(p, 100, &wstatus), EG_ETIMEDOUT);
   EG_IT_MUST(it, eg_it_proc_signal(p, SIGTERM));
@@ -136,8 +144,10 @@ static void test_stop_kills_a_child_ignoring_sigterm(void **state) {
 static void test_environment(void **state) {
   eg_it_t *it = *state;
   const char *argv[] = {"sh", "-c", "env | sort", NULL};
-  const char *env[] = {"EG_IT_ADDED=yes", "EG_IT_OVERRIDE=new", "EG_IT_GONE",
-                       "ENVGATE_LOG_LEVEL=debug", NULL};
+  const char *env[] = {
+      "EG_IT_ADDED=yes",         "EG_IT_OVERRIDE=new",   "EG_IT_GONE",
+      "ENVGATE_LOG_LEVEL=debug", "EG_IT_TWICE=first",    "EG_IT_TWICE=second",
+      "EG_IT_SET_THEN_UNSET=on", "EG_IT_SET_THEN_UNSET", NULL};
   eg_it_spawn_opts_t o = {.name = "env", .argv = argv, .env = env};
   eg_it_proc_t *p;
   char *text = NULL;
@@ -158,6 +168,11 @@ static void test_environment(void **state) {
   assert_null(strstr(text, "EG_IT_GONE"));
   assert_null(strstr(text, "ENVGATE_APP_ID"));
   assert_non_null(strstr(text, "ENVGATE_LOG_LEVEL=debug\n"));
+  /* The last entry for a variable wins, as eg_it_stack_worker's overrides
+   * need. */
+  assert_non_null(strstr(text, "EG_IT_TWICE=second\n"));
+  assert_null(strstr(text, "EG_IT_TWICE=first"));
+  assert_null(strstr(text, "EG_IT_SET_THEN_UNSET"));
   assert_non_null(strstr(text, "PATH="));
   free(text);
   eg_it_pass(it);

@@ -163,6 +163,43 @@ static void test_forged_and_poison_are_dead_lettered(void **state) {
   eg_it_pass(it);
 }
 
+/* The whole pipeline: a signed webhook posted to the ingress is enqueued
+ * (202), and the worker reviews it at ghsim. */
+static void test_webhook_through_ingress_is_reviewed(void **state) {
+  eg_it_t *it = *state;
+  eg_it_stack_t st;
+  eg_it_gate_t ok = eg_it_demo_gate(true, D1);
+  eg_it_webhook_headers_t h;
+  eg_it_http_resp_t r;
+  char url[128];
+  char *body;
+  json_t *sim;
+  int status = -1;
+
+  EG_IT_MUST(it, eg_it_stack_start(it, NULL, &st));
+  EG_IT_MUST(it, eg_it_stack_ingress(it, &st, NULL));
+  assert_true(strncmp(st.ingress_url, "http://127.0.0.1:", 17) == 0);
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, NULL, NULL));
+  body = eg_it_gate_body(&st, &ok);
+  assert_non_null(body);
+  eg_it_webhook_headers(body, D1, &h);
+  snprintf(url, sizeof(url), "%s/webhook", st.ingress_url);
+  EG_IT_MUST(
+      it, eg_it_http(it, "POST", url, h.list, body, strlen(body), 10000, &r));
+  assert_int_equal(r.status, 202);
+  eg_it_http_resp_cleanup(&r);
+  free(body);
+  EG_IT_MUST(it, eg_it_wait_reviews(it, &st, 1, 30000));
+  sim = eg_it_ghsim_state(it, &st);
+  assert_string_equal(review_state(sim, ok.run_id), "approved");
+  json_decref(sim);
+  EG_IT_MUST(it, eg_it_proc_stop(st.ingress, 20000, &status));
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  stop_workers(it, &st);
+  eg_it_pass(it);
+}
+
 /* The mint count ghsim recorded for the demo installation and repository. */
 static json_int_t mints_for_repo(json_t *sim) {
   size_t i;
@@ -225,6 +262,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(
           test_two_workers_one_mint_and_no_secret_anywhere, eg_it_setup,
           eg_it_teardown),
+      cmocka_unit_test_setup_teardown(test_webhook_through_ingress_is_reviewed,
+                                      eg_it_setup, eg_it_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

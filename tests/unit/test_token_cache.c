@@ -1155,6 +1155,104 @@ static void *fail_thread(void *p) {
   return NULL;
 }
 
+/* The peer's store and unlock, sent by a thread on its own connection: it
+ * blocks while Redis pauses writes. */
+struct peer_release {
+  struct world *w;
+  const char *key, *lock;
+  const char *value;
+  size_t value_len;
+};
+
+static void *peer_release_thread(void *p) {
+  struct peer_release *pr = p;
+  redisContext *c = test_redis_connect(&pr->w->srv);
+  const char *argv[] = {"EVAL",
+                        "redis.call('SET', KEYS[1], ARGV[1], 'EX', 3000) "
+                        "return redis.call('DEL', KEYS[2])",
+                        "2",
+                        pr->key,
+                        pr->lock,
+                        pr->value};
+  size_t lens[6];
+  redisReply *r;
+
+  for (int i = 0; i < 6; i++)
+    lens[i] = strlen(argv[i]);
+  lens[5] = pr->value_len;
+  r = redisCommandArgv(c, 6, argv, lens);
+  assert_non_null(r);
+  assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+  freeReplyObject(r);
+  redisFree(c);
+  return NULL;
+}
+
+/* A waiter that finally gets the lock looks again before it mints: the
+ * holder may have stored its token and let go of the lock between the
+ * waiter's last look and its lock (this happened with two workers under
+ * load, bench/worker). Redis's CLIENT PAUSE WRITE puts the events in that
+ * order: reads go on, writes wait and then run in the order they came. */
+static void test_waiter_looks_again_after_lock(void **state) {
+  struct world w;
+  struct minter ma = {0}, mb = {0};
+  eg_redis_t *ra, *rb;
+  eg_token_cache_t *a;
+  struct waiter wb;
+  pthread_t tb, tp;
+  struct until u = {.lock_waits = true, .at_least = 1};
+  struct peer_release pr;
+  char key[128], lock[160];
+  char *value, *t;
+  size_t value_len;
+  eg_token_info_t info;
+
+  (void)state;
+  world_start(&w, NULL);
+  ra = pool(w.url, 0);
+  rb = pool(w.url, 0);
+  a = cache(ra, NULL, &ma, NULL);
+  wb.tc = cache(rb, NULL, &mb, NULL);
+  /* The peer's token, as it would store it; then gone from Redis, and the
+   * peer holds the lock: B waits. */
+  t = get(a, 1, 1, &info);
+  snprintf(key, sizeof(key), "%s", key_of(a, 1, 1));
+  snprintf(lock, sizeof(lock), "%s:lock", key);
+  value = raw_get(&w, key, &value_len);
+  assert_non_null(value);
+  raw_cmd(&w, "DEL %s", key);
+  raw_cmd(&w, "SET %s peer PX 60000", lock);
+  assert_int_equal(pthread_create(&tb, NULL, get_thread, &wb), 0);
+  u.tc = wb.tc;
+  wait_until(&u);
+  /* B now polls every 100 ms at most; between two of its looks, writes
+   * stop: the peer's store-and-unlock waits first, then B's next lock. */
+  test_sleep_ms(400);
+  raw_cmd(&w, "CLIENT PAUSE 10000 WRITE");
+  pr = (struct peer_release){.w = &w,
+                             .key = key,
+                             .lock = lock,
+                             .value = value,
+                             .value_len = value_len};
+  assert_int_equal(pthread_create(&tp, NULL, peer_release_thread, &pr), 0);
+  test_sleep_ms(400); /* B looked (nothing) and waits for its lock */
+  raw_cmd(&w, "CLIENT UNPAUSE");
+  pthread_join(tp, NULL);
+  pthread_join(tb, NULL);
+  /* B got the peer's token from Redis and minted nothing. */
+  assert_int_equal(atomic_load(&mb.calls), 0);
+  assert_int_equal(wb.info.source, EG_TOKEN_REDIS);
+  assert_string_equal(wb.token, t);
+  eg_token_cache_free_token(wb.token);
+  eg_token_cache_free_token(t);
+  free(value);
+  eg_token_cache_free(a);
+  eg_token_cache_free(wb.tc);
+  eg_redis_free(ra);
+  eg_redis_free(rb);
+  world_stop(&w);
+}
+
 static void test_mint_failures(void **state) {
   enum { N = 8 };
   struct minter m = {.fail_rc = EG_EUNAVAIL};
@@ -1605,6 +1703,7 @@ int main(void) {
       cmocka_unit_test(test_lock_holder_dies),
       cmocka_unit_test(test_lock_released_only_by_owner),
       cmocka_unit_test(test_waiter_gets_holders_token),
+      cmocka_unit_test(test_waiter_looks_again_after_lock),
       cmocka_unit_test(test_mint_failures),
       cmocka_unit_test(test_no_redis_and_eviction),
       cmocka_unit_test(test_local_wait_bounds),

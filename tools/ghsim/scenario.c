@@ -11,6 +11,7 @@
 #define SCENARIO_MAX_BYTES ((size_t)64 * 1024 * 1024)
 #define KEY_MAX_BYTES      ((size_t)64 * 1024)
 #define GENERATE_MAX_RUNS  1000000u
+#define GENERATE_MAX_INSTS 1000u
 
 /* Optional string member: the default when absent; NULL for JSON null when
  * nullable. @returns 0, or -1 when present with the wrong type. */
@@ -528,12 +529,15 @@ static int load_deliveries(struct gs_ld *l, json_t *arr) {
 
 /* Bulk runs for load tests: N repositories x M runs, each with a gate job, a
  * gate deployment whose latest status is success and a pending deployment to
- * the release environment; a seeded fraction is made to fail one check. */
+ * the release environment; a seeded fraction is made to fail one check. The
+ * repositories are dealt round-robin to K installations with consecutive
+ * ids, so that load spreads over installations as it does on GitHub. */
 static int generate(struct gs_ld *l, json_t *g) {
   static const char *const reasons[] = {
       "gate_job_failed",   "gate_status", "event", "path", "fork",
       "no_gate_deployment"};
-  uint64_t nrepos, nruns, inst_id, repo_id, run_id, job_id, dep_id, jobs_per;
+  uint64_t nrepos, nruns, inst_id, ninst, repo_id, run_id, job_id, dep_id,
+      jobs_per;
   double reject;
   char *owner = NULL, *rel = NULL, *gate = NULL, *gate_job = NULL,
        *wpath = NULL, *event = NULL, *branch = NULL;
@@ -547,6 +551,7 @@ static int generate(struct gs_ld *l, json_t *g) {
       get_u64(l, g, "runs_per_repo", 1, false, &nruns, "generate") != 0 ||
       get_u64(l, g, "installation_id", 1000, false, &inst_id, "generate") !=
           0 ||
+      get_u64(l, g, "installations", 1, false, &ninst, "generate") != 0 ||
       get_u64(l, g, "first_repository_id", 700000000, false, &repo_id,
               "generate") != 0 ||
       get_u64(l, g, "first_run_id", 800000000, false, &run_id, "generate") !=
@@ -564,6 +569,9 @@ static int generate(struct gs_ld *l, json_t *g) {
     return gs_ld_fail(l, "generate: at most 1000000 runs in all");
   if (jobs_per < 2 || jobs_per > 1000)
     return gs_ld_fail(l, "generate.jobs_per_run: must be 2..1000");
+  if (ninst > GENERATE_MAX_INSTS || ninst > nrepos)
+    return gs_ld_fail(l, "generate.installations: must be 1..1000 and at "
+                         "most repos");
   if (get_str(l, g, "owner", "load-org", false, &owner, "generate") != 0 ||
       get_str(l, g, "release_environment", "release", false, &rel,
               "generate") != 0 ||
@@ -582,14 +590,15 @@ static int generate(struct gs_ld *l, json_t *g) {
     gs_ld_fail(l, "generate.owner: must be [A-Za-z0-9._-]+");
     goto out;
   }
-  in = gs_map_get(&l->sc->by_inst, gs_hash_u64(inst_id), NULL);
-  if (in == NULL && (in = gs_ld_add_inst(l, inst_id, owner)) == NULL)
-    goto out;
   rng = gs_splitmix64(l->seed ^ 0x67656e6572617465ull);
   for (uint64_t ri = 0; ri < nrepos; ri++) {
     char name[64];
     struct gs_repo *repo;
+    uint64_t id = inst_id + ri % ninst;
 
+    in = gs_map_get(&l->sc->by_inst, gs_hash_u64(id), NULL);
+    if (in == NULL && (in = gs_ld_add_inst(l, id, owner)) == NULL)
+      goto out;
     snprintf(name, sizeof(name), "repo-%llu", (unsigned long long)ri);
     if (gs_ld_add_repo(l, repo_id + ri, owner, name, true, &repo) != 0 ||
         gs_ld_inst_add_repo(l, in, repo) != 0)

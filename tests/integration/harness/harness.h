@@ -191,6 +191,11 @@ int eg_it_proc_read_log(eg_it_proc_t *p, char **text, size_t *len);
 /* Number of occurrences of needle in the .log file (0 when unreadable). */
 size_t eg_it_proc_log_count(eg_it_proc_t *p, const char *needle);
 
+/* The "port" field of the first log line whose "msg" is msg: where a
+ * server that listened on port 0 says it listens. @returns the port, or 0
+ * when no such line (with a port) was logged yet. */
+int eg_it_proc_log_port(eg_it_proc_t *p, const char *msg);
+
 /* Waits up to timeout_ms (scaled) until the .log file contains needle.
  * @returns EG_OK, EG_ETIMEDOUT, or EG_EUNAVAIL if the child exited without
  * writing it. */

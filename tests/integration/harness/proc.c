@@ -63,7 +63,8 @@ static bool same_var(const char *entry, const char *var) {
   return strncmp(entry, var, n) == 0 && (var[n] == '=' || var[n] == '\0');
 }
 
-/* Builds the child's environment: ours without ENVGATE_*, then opts->env.
+/* Builds the child's environment: ours without ENVGATE_*, then opts->env
+ * (the last entry for a variable wins).
  * @returns a malloc'd NULL-terminated array of borrowed strings, or NULL. */
 static char **build_env(const char *const *extra) {
   size_t n = 0;
@@ -87,9 +88,16 @@ static char **build_env(const char *const *extra) {
     if (!overridden)
       envp[n++] = *e;
   }
-  for (const char *const *x = extra; x != NULL && *x != NULL; x++)
-    if (strchr(*x, '=') != NULL)
+  for (const char *const *x = extra; x != NULL && *x != NULL; x++) {
+    /* A later entry for the same variable wins (getenv() would find the
+     * first of two). */
+    bool overridden = false;
+    for (const char *const *y = x + 1; *y != NULL; y++)
+      if (same_var(*y, *x))
+        overridden = true;
+    if (!overridden && strchr(*x, '=') != NULL)
       envp[n++] = (char *)*x;
+  }
   envp[n] = NULL;
   return envp;
 }
@@ -490,6 +498,25 @@ size_t eg_it_proc_log_count(eg_it_proc_t *p, const char *needle) {
     count++;
   free(text);
   return count;
+}
+
+int eg_it_proc_log_port(eg_it_proc_t *p, const char *msg) {
+  char *text = NULL, needle[160];
+  const char *line, *end, *at;
+  long port = 0;
+
+  if (p == NULL || msg == NULL)
+    return 0;
+  snprintf(needle, sizeof(needle), "\"msg\":\"%s\"", msg);
+  if (eg_it_read_file(NULL, p->log_path, &text, NULL) != EG_OK)
+    return 0;
+  line = strstr(text, needle);
+  end = line != NULL ? strchr(line, '\n') : NULL;
+  at = line != NULL ? strstr(line, "\"port\":") : NULL;
+  if (at != NULL && (end == NULL || at < end))
+    port = strtol(at + 7, NULL, 10);
+  free(text);
+  return port > 0 && port < 65536 ? (int)port : 0;
 }
 
 int eg_it_proc_wait_log(eg_it_proc_t *p, const char *needle, int timeout_ms) {

@@ -144,6 +144,58 @@ int eg_it_stack_worker(eg_it_t *it,
   return EG_OK;
 }
 
+int eg_it_stack_ingress(eg_it_t *it,
+                        eg_it_stack_t *st,
+                        const char *const *extra_env) {
+  char brokers[512], api[200], secret[600];
+  const char *argv[] = {"envgate-ingress", NULL};
+  const char *env[32] = {brokers, api, secret, "ENVGATE_LISTEN=127.0.0.1:0",
+                         "ENVGATE_LOG_LEVEL=debug"};
+  size_t n = 5;
+  eg_it_spawn_opts_t o = {.name = "ingress",
+                          .argv = argv,
+                          .env = env,
+                          .ready_log = "\"msg\":\"listening\""};
+  int rc, port;
+
+  snprintf(brokers, sizeof(brokers), "ENVGATE_KAFKA_BROKERS=%s",
+           st->db.bootstrap);
+  snprintf(api, sizeof(api), "ENVGATE_GITHUB_API_URL=%s", st->ghsim_url);
+  snprintf(secret, sizeof(secret), "ENVGATE_WEBHOOK_SECRET_FILE=%s",
+           st->secret_file);
+  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && n < 31; i++)
+    env[n++] = extra_env[i];
+  env[n] = NULL;
+  rc = eg_it_spawn(it, &o, &st->ingress);
+  if (rc != EG_OK)
+    return rc;
+  port = eg_it_proc_log_port(st->ingress, "listening");
+  if (port == 0)
+    return EG_EIO;
+  snprintf(st->ingress_url, sizeof(st->ingress_url), "http://127.0.0.1:%d",
+           port);
+  return EG_OK;
+}
+
+void eg_it_webhook_headers(const char *body,
+                           const char *delivery,
+                           eg_it_webhook_headers_t *out) {
+  char sig[EG_SIGNATURE_HEADER_SIZE];
+
+  eg_signature_compute(EG_IT_SECRET, body, strlen(body), sig, sizeof(sig));
+  snprintf(out->lines[0], sizeof(out->lines[0]),
+           "Content-Type: application/json");
+  snprintf(out->lines[1], sizeof(out->lines[1]),
+           "X-GitHub-Event: deployment_protection_rule");
+  snprintf(out->lines[2], sizeof(out->lines[2]), "X-GitHub-Delivery: %s",
+           delivery);
+  snprintf(out->lines[3], sizeof(out->lines[3]), "X-Hub-Signature-256: %s",
+           sig);
+  for (size_t i = 0; i < 4; i++)
+    out->list[i] = out->lines[i];
+  out->list[4] = NULL;
+}
+
 eg_it_gate_t eg_it_demo_gate(bool approvable, const char *delivery) {
   eg_it_gate_t g = {.owner = "octo-org",
                     .repo = "octo-repo",

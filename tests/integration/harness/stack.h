@@ -27,6 +27,8 @@ typedef struct eg_it_stack_s {
   const char *kafka_conf; /* test-friendly librdkafka settings */
   eg_it_proc_t *workers[8];
   size_t nworkers;
+  eg_it_proc_t *ingress;
+  char ingress_url[64]; /* http://127.0.0.1:PORT */
 } eg_it_stack_t;
 
 /* Starts devbroker, redis and ghsim with scenario (a path; NULL: the demo
@@ -40,6 +42,26 @@ int eg_it_stack_worker(eg_it_t *it,
                        eg_it_stack_t *st,
                        const char *const *extra_env,
                        eg_it_proc_t **out);
+
+/* Starts envgate-ingress against the stack (its devbroker, its webhook
+ * secret, ghsim as the API of the callback URLs) on a port it picks, and
+ * sets st->ingress and st->ingress_url; extra_env (NULL-terminated, may be
+ * NULL) adds or overrides variables. */
+int eg_it_stack_ingress(eg_it_t *it,
+                        eg_it_stack_t *st,
+                        const char *const *extra_env);
+
+/* The headers GitHub sends with body as a deployment_protection_rule
+ * delivery: Content-Type, X-GitHub-Event, X-GitHub-Delivery and
+ * X-Hub-Signature-256 signed with EG_IT_SECRET, as "Name: value" lines
+ * for eg_it_http(). */
+typedef struct eg_it_webhook_headers_s {
+  char lines[4][160];
+  const char *list[5]; /* NULL-terminated, pointing into lines */
+} eg_it_webhook_headers_t;
+void eg_it_webhook_headers(const char *body,
+                           const char *delivery,
+                           eg_it_webhook_headers_t *out);
 
 /* A gate request for a run of the scenario, as GitHub would send it. */
 typedef struct eg_it_gate_s {
