@@ -18,7 +18,7 @@ import sys
 
 # Outermost match wins (walking from the thread's root to the leaf).
 APP = [
-    ("eg_event_parse", "parse: eg_event_parse (yajl scan + rules)"),
+    ("eg_event_parse", "parse: eg_event_parse (simdjson + rules)"),
     ("eg_signature_verify", "HMAC: eg_signature_verify"),
     ("ing_enqueue", "produce: ing_enqueue (headers + rd_kafka_producev)"),
     ("eg_log_emit", "logging: eg_log"),
