@@ -110,6 +110,12 @@ static void problem(struct loader *ld, const char *fmt, ...) {
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   snprintf(line, sizeof(line), "%s: %s", ld->name, msg);
+  /* Values are quoted with escapes, but jansson's syntax errors quote the
+   * bytes near the error as they are: keep the report one printable line
+   * whatever the file holds. */
+  for (char *c = line; *c != '\0'; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f)
+      *c = '?';
   if (ld->problems == 0)
     eg__seterr(ld->errbuf, ld->errbuf_len, "%s", line);
   ld->problems++;
