@@ -26,6 +26,9 @@ static int load(const char *body,
     eg__seterr(errbuf, errbuf_len, "%s: invalid argument", what);
     return EG_EINVAL;
   }
+  /* jansson leaves the error code unset when its first allocation fails
+   * (lex_init), which then reads as whatever the stack held. */
+  memset(&e, 0, sizeof(e));
   *root = json_loadb(body != NULL ? body : "", len, JSON_DECODE_ANY, &e);
   if (*root != NULL)
     return EG_OK;
@@ -34,6 +37,7 @@ static int load(const char *body,
    * they are confirmed by a second parse, which a real one repeats. */
   if (json_error_code(&e) == json_error_numeric_overflow ||
       json_error_code(&e) == json_error_null_character) {
+    memset(&e, 0, sizeof(e));
     *root = json_loadb(body != NULL ? body : "", len, JSON_DECODE_ANY, &e);
     if (*root != NULL)
       return EG_OK;
