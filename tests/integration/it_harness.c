@@ -401,8 +401,10 @@ static enum MHD_Result handle(void *cls,
   ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
   expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
   xtest = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Test");
+  /* Scaled as the client's timeout is, so that 300 ms stays too short
+   * under any EG_TEST_TIMEOUT_MULTIPLIER. */
   if (strcmp(url, "/slow") == 0)
-    eg_it_sleep_ms(1500);
+    eg_it_sleep_ms(eg_it_timeout_ms(1500));
   if (strcmp(url, "/ready") == 0 && ++srv->ready_calls <= 3)
     status = MHD_HTTP_SERVICE_UNAVAILABLE;
   if (strcmp(method, "POST") == 0)
