@@ -746,8 +746,10 @@ fetch(eg_token_cache_t *tc, uint64_t inst, uint64_t repo, struct result *res) {
       mint(tc, inst, repo, res);
       return;
     case LOCK_ACQUIRED:
-      /* A peer may have stored the token between our GET and our lock. */
-      l = waited ? L_MISS : lookup(tc, key, res);
+      /* A peer may have stored the token between our GET and our lock,
+       * also after we waited: the holder stores, then unlocks, and both
+       * can fall between our last look and this lock. */
+      l = lookup(tc, key, res);
       if (l != L_HIT)
         mint_and_store(tc, inst, repo, key, res);
       unlock(tc, lock_key, owner, res);

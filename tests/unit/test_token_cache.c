@@ -1087,6 +1087,110 @@ static void *get_thread2(void *p) {
   return NULL;
 }
 
+/* Calls of a Redis command so far (INFO commandstats). */
+static long long command_calls(struct world *w, const char *cmd) {
+  redisReply *r = redisCommand(w->raw, "INFO commandstats");
+  char needle[64];
+  const char *at;
+  long long n = 0;
+
+  assert_non_null(r);
+  assert_int_equal(r->type, REDIS_REPLY_STRING);
+  snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", cmd);
+  at = strstr(r->str, needle);
+  if (at != NULL)
+    n = strtoll(at + strlen(needle), NULL, 10);
+  freeReplyObject(r);
+  return n;
+}
+
+struct late_store {
+  struct world *w;
+  const char *key;
+  const char *value;
+};
+
+/* Stores the value on a connection of its own: the SET waits out a write
+ * pause, then runs before the commands that arrive after it. */
+static void *late_store_thread(void *p) {
+  struct late_store *ls = p;
+  redisContext *c = test_redis_connect(&ls->w->srv);
+  redisReply *r = redisCommand(c, "SET %s %s", ls->key, ls->value);
+
+  assert_non_null(r);
+  assert_int_equal(r->type, REDIS_REPLY_STATUS);
+  freeReplyObject(r);
+  redisFree(c);
+  return NULL;
+}
+
+/* The holder stores its token and releases the lock between a waiter's
+ * last look at the key and its next try for the lock: the waiter gets the
+ * lock, and must look again instead of minting a second token (the
+ * it_worker "one mint fleet-wide" failure). Redis's write pause puts the
+ * commands in that order: the waiter's GET runs during the pause and
+ * misses, the stored value lands at the pause's end just before the
+ * waiter's SET NX, and the lock has expired by then. */
+static void test_waiter_that_gets_the_lock_looks_again(void **state) {
+  struct world w;
+  struct minter ma = {0}, mb = {0};
+  eg_redis_t *ra, *rb;
+  eg_token_cache_t *a;
+  struct waiter wb;
+  struct late_store ls;
+  pthread_t th, store;
+  eg_token_info_t info;
+  char lock[160], key[128];
+  char *value, *ta;
+  long long sets;
+  int64_t deadline;
+
+  (void)state;
+  world_start(&w, NULL);
+  ra = pool(w.url, 0);
+  rb = pool(w.url, 0);
+  a = cache(ra, NULL, &ma, NULL);
+  wb = (struct waiter){.tc = cache(rb, NULL, &mb, NULL)};
+  snprintf(key, sizeof(key), "%s", key_of(a, 1, 1));
+  snprintf(lock, sizeof(lock), "%s:lock", key);
+  /* The value the holder will store: A's, taken out of Redis for now. */
+  ta = get(a, 1, 1, &info);
+  value = raw_get(&w, key, NULL);
+  assert_non_null(value);
+  raw_cmd(&w, "DEL %s", key);
+  raw_cmd(&w, "SET %s other-worker PX 60000", lock);
+
+  assert_int_equal(pthread_create(&th, NULL, get_thread, &wb), 0);
+  deadline = test_now_ms() + (int64_t)(10000 * test_time_mult());
+  while (stats(wb.tc).lock_waits == 0 && test_now_ms() < deadline)
+    test_sleep_ms(5);
+  assert_int_equal(stats(wb.tc).lock_waits, 1);
+  /* Polls back off to 100 ms; then catch the waiter just after a try for
+   * the lock, at the start of a 100 ms sleep. */
+  test_sleep_ms(300);
+  sets = command_calls(&w, "set");
+  while (command_calls(&w, "set") == sets && test_now_ms() < deadline)
+    ;
+  raw_cmd(&w, "PEXPIRE %s 30", lock);
+  raw_cmd(&w, "CLIENT PAUSE 400 WRITE");
+  ls = (struct late_store){.w = &w, .key = key, .value = value};
+  assert_int_equal(pthread_create(&store, NULL, late_store_thread, &ls), 0);
+  pthread_join(store, NULL);
+  pthread_join(th, NULL);
+
+  assert_int_equal(atomic_load(&mb.calls), 0);
+  assert_int_equal(wb.info.source, EG_TOKEN_REDIS);
+  assert_string_equal(wb.token, ta);
+  eg_token_cache_free_token(wb.token);
+  eg_token_cache_free_token(ta);
+  free(value);
+  eg_token_cache_free(wb.tc);
+  eg_token_cache_free(a);
+  eg_redis_free(ra);
+  eg_redis_free(rb);
+  world_stop(&w);
+}
+
 /* A worker that misses while another mints waits for that mint. */
 static void test_waiter_gets_holders_token(void **state) {
   struct world w;
@@ -1605,6 +1709,7 @@ int main(void) {
       cmocka_unit_test(test_lock_holder_dies),
       cmocka_unit_test(test_lock_released_only_by_owner),
       cmocka_unit_test(test_waiter_gets_holders_token),
+      cmocka_unit_test(test_waiter_that_gets_the_lock_looks_again),
       cmocka_unit_test(test_mint_failures),
       cmocka_unit_test(test_no_redis_and_eviction),
       cmocka_unit_test(test_local_wait_bounds),
