@@ -6,7 +6,6 @@
 #include "eg/gh_parse.h"
 #include "eg/log.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,18 +132,9 @@ void wrk_gh_many(wrk_deps_t *d,
   }
 }
 
-/* Parses GitHub's "2016-07-11T22:14:10Z". */
-static int parse_expiry(const char *s, time_t *out) {
-  struct tm tm;
-  const char *end;
-
-  memset(&tm, 0, sizeof(tm));
-  end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  if (end == NULL || *end != '\0')
-    return EG_EINVAL;
-  *out = timegm(&tm);
-  return EG_OK;
-}
+/* The parser and the cache agree on the longest token. */
+_Static_assert(EG_GH_INSTALLATION_TOKEN_MAX == EG_TOKEN_MAX_LEN,
+               "token limits differ");
 
 int wrk_mint_token(void *ud,
                    uint64_t installation_id,
@@ -160,8 +150,6 @@ int wrk_mint_token(void *ud,
   eg_gh_call_t call = {0};
   eg_gh_response_t resp;
   const char *endpoint = "access_tokens";
-  json_t *doc = NULL;
-  const char *tok, *exp;
   int rc;
 
   *token = NULL;
@@ -193,19 +181,21 @@ int wrk_mint_token(void *ud,
              ? EG_EAGAIN
              : EG_EPERM;
   } else {
-    doc = json_loadb(resp.body, resp.body_len, 0, NULL);
-    tok = json_string_value(json_object_get(doc, "token"));
-    exp = json_string_value(json_object_get(doc, "expires_at"));
-    if (tok == NULL || exp == NULL || tok[0] == '\0' ||
-        strlen(tok) > EG_TOKEN_MAX_LEN ||
-        parse_expiry(exp, expires_at) != EG_OK) {
-      snprintf(errbuf, errbuf_len, "token request: unexpected response");
+    eg_gh_token_t parsed;
+    char why[EG_ERRBUF_LEN];
+
+    rc = eg_gh_parse_token(resp.body, resp.body_len, &parsed, why, sizeof(why));
+    if (rc == EG_OK) {
+      /* Ownership of the string passes to the cache. */
+      *token = parsed.token;
+      *expires_at = (time_t)parsed.expires_at;
+    } else if (rc != EG_ENOMEM) {
+      snprintf(errbuf, errbuf_len, "token request: unexpected response (%s)",
+               why);
       rc = EG_EAGAIN;
     } else {
-      *token = strdup(tok);
-      rc = *token != NULL ? EG_OK : EG_ENOMEM;
+      snprintf(errbuf, errbuf_len, "token request: %s", why);
     }
-    json_decref(doc);
   }
   if (resp.body != NULL)
     memset(resp.body, 0, resp.body_len);

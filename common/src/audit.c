@@ -493,9 +493,13 @@ int eg_audit_add_decision(eg_audit_t *a,
 
   if (a == NULL || ref == NULL || a->finished || (value == NULL && len > 0))
     return EG_EINVAL;
+  /* jansson leaves the error unset when its first allocation fails: the
+   * empty text tells that apart from a record that does not parse. */
+  memset(&jerr, 0, sizeof(jerr));
   root = json_loadb(value != NULL ? value : "", len, JSON_REJECT_DUPLICATES,
                     &jerr);
-  if (root == NULL && json_error_code(&jerr) == json_error_out_of_memory)
+  if (root == NULL && (json_error_code(&jerr) == json_error_out_of_memory ||
+                       jerr.text[0] == '\0'))
     return EG_ENOMEM;
   if (root == NULL || !json_is_object(root)) {
     json_decref(root);

@@ -2,6 +2,7 @@
 #include "eg/config.h"
 #include "eg/error.h"
 #include "eg/parse.h"
+#include "eg/redis.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -19,9 +20,13 @@
 #define KAFKA_ROLES                                                            \
   (EG_ROLE_INGRESS | EG_ROLE_WORKER | EG_ROLE_AUDIT | EG_ROLE_REDRIVE)
 #define SECRET_FILE_MAX (64 * 1024)
+/* Kafka refuses topic names over 249 characters; the longest suffix is
+ * "decisions". */
+#define TOPIC_PREFIX_MAX (249 - 9)
 
 enum kind {
   K_STRING,      /* free text, non-empty */
+  K_PREFIX,      /* Kafka topic name prefix */
   K_LISTEN,      /* host:port */
   K_URL,         /* https base URL, http only to loopback */
   K_REDIS_URL,   /* redis://[:password@]host:port/db, secret */
@@ -55,7 +60,7 @@ static const struct entry table[] = {
      F(kafka_brokers)},
     {"ENVGATE_KAFKA_CONFIG_FILE", K_FILE, NULL, 0, 0, KAFKA_ROLES, 0,
      F(kafka_config_file)},
-    {"ENVGATE_TOPIC_PREFIX", K_STRING, "envgate.", 0, 0, KAFKA_ROLES, 0,
+    {"ENVGATE_TOPIC_PREFIX", K_PREFIX, "envgate.", 0, 0, KAFKA_ROLES, 0,
      F(topic_prefix)},
     {"ENVGATE_REDIS_URL", K_REDIS_URL, "redis://127.0.0.1:6379/0", 0, 0,
      EG_ROLE_WORKER | EG_ROLE_REDELIVER, 0, F(redis_url)},
@@ -226,7 +231,19 @@ oom:
   return EG_ENOMEM;
 }
 
+/* Kafka's legal topic characters. */
+static bool valid_topic_prefix(const char *s) {
+  size_t n = strlen(s);
+
+  return n <= TOPIC_PREFIX_MAX &&
+         strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                   "0123456789._-") == n;
+}
+
+/* What the worker's Redis pool accepts (eg_redis_url_parse), and on top of
+ * it the contract's form: an explicit port, a database 0..15. */
 static bool valid_redis_url(const char *url) {
+  eg_redis_url_t parsed;
   const char *rest;
   const char *at;
   const char *slash;
@@ -235,8 +252,13 @@ static bool valid_redis_url(const char *url) {
   uint16_t port;
   uint64_t db;
   size_t len;
+  int rc;
 
   if (strncmp(url, "redis://", 8) != 0)
+    return false;
+  rc = eg_redis_url_parse(url, &parsed, NULL, 0);
+  OPENSSL_cleanse(&parsed, sizeof(parsed));
+  if (rc != EG_OK)
     return false;
   rest = url + 8;
   slash = strchr(rest, '/');
@@ -270,6 +292,7 @@ static void load_value(struct loader *ld,
 
   switch (e->kind) {
   case K_STRING:
+  case K_PREFIX:
   case K_LISTEN:
   case K_URL:
   case K_FILE:
@@ -277,6 +300,13 @@ static void load_value(struct loader *ld,
         eg_parse_listen(v, host, sizeof(host), &port) != EG_OK) {
       problem(ld, "%s=%s: must be host:port with port 0..65535 (0: any free)",
               e->name, v);
+      return;
+    }
+    if (e->kind == K_PREFIX && !valid_topic_prefix(v)) {
+      problem(ld,
+              "%s=%s: must be at most %d characters of [A-Za-z0-9._-] "
+              "(Kafka topic names)",
+              e->name, v, TOPIC_PREFIX_MAX);
       return;
     }
     if (e->kind == K_URL &&

@@ -2,9 +2,11 @@
 #include "eg/gh_parse.h"
 #include "eg/error.h"
 #include "eg/parse.h"
+#include "eg/timeutil.h"
 #include "internal.h"
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +26,9 @@ static int load(const char *body,
     eg__seterr(errbuf, errbuf_len, "%s: invalid argument", what);
     return EG_EINVAL;
   }
+  /* jansson leaves the error code unset when its first allocation fails
+   * (lex_init), which then reads as whatever the stack held. */
+  memset(&e, 0, sizeof(e));
   *root = json_loadb(body != NULL ? body : "", len, JSON_DECODE_ANY, &e);
   if (*root != NULL)
     return EG_OK;
@@ -32,6 +37,7 @@ static int load(const char *body,
    * they are confirmed by a second parse, which a real one repeats. */
   if (json_error_code(&e) == json_error_numeric_overflow ||
       json_error_code(&e) == json_error_null_character) {
+    memset(&e, 0, sizeof(e));
     *root = json_loadb(body != NULL ? body : "", len, JSON_DECODE_ANY, &e);
     if (*root != NULL)
       return EG_OK;
@@ -557,6 +563,83 @@ int eg_gh_parse_approvals(const char *body,
 
 fail:
   eg_gh_approvals_cleanup(list);
+  json_decref(root);
+  return rc;
+}
+
+void eg_gh_token_cleanup(eg_gh_token_t *tok) {
+  if (tok == NULL)
+    return;
+  if (tok->token != NULL) {
+    OPENSSL_cleanse(tok->token, strlen(tok->token));
+    free(tok->token);
+  }
+  memset(tok, 0, sizeof(*tok));
+}
+
+int eg_gh_parse_token(const char *body,
+                      size_t len,
+                      eg_gh_token_t *tok,
+                      char *errbuf,
+                      size_t errbuf_len) {
+  static const char what[] = "installation token";
+  json_t *root, *v;
+  const char *t;
+  size_t tlen;
+  int64_t ms;
+  int rc;
+
+  if (tok == NULL) {
+    eg__seterr(errbuf, errbuf_len, "%s: invalid argument", what);
+    return EG_EINVAL;
+  }
+  memset(tok, 0, sizeof(*tok));
+  rc = load(body, len, what, &root, errbuf, errbuf_len);
+  if (rc != EG_OK)
+    return rc;
+  if ((rc = need(root, false, what, errbuf, errbuf_len)) != EG_OK)
+    goto out;
+  /* The token is checked in place, so that no message can quote it. */
+  v = json_object_get(root, "token");
+  if (!json_is_string(v)) {
+    eg__seterr(errbuf, errbuf_len, "%s: token is %s", what,
+               v == NULL || json_is_null(v) ? "missing" : "not a string");
+    rc = EG_EINVAL;
+    goto out;
+  }
+  t = json_string_value(v);
+  tlen = json_string_length(v);
+  if (tlen == 0 || tlen > EG_GH_INSTALLATION_TOKEN_MAX) {
+    eg__seterr(errbuf, errbuf_len, "%s: token is not 1..%d bytes", what,
+               EG_GH_INSTALLATION_TOKEN_MAX);
+    rc = EG_EINVAL;
+    goto out;
+  }
+  for (size_t i = 0; i < tlen; i++) {
+    if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f) {
+      eg__seterr(errbuf, errbuf_len,
+                 "%s: token has a space or a non-printable byte", what);
+      rc = EG_EINVAL;
+      goto out;
+    }
+  }
+  v = json_object_get(root, "expires_at");
+  if (!json_is_string(v) ||
+      eg_time_parse_rfc3339(json_string_value(v), &ms) != EG_OK) {
+    eg__seterr(errbuf, errbuf_len, "%s: expires_at is not an RFC 3339 UTC time",
+               what);
+    rc = EG_EINVAL;
+    goto out;
+  }
+  tok->token = strdup(t);
+  if (tok->token == NULL) {
+    eg__seterr(errbuf, errbuf_len, "%s: out of memory", what);
+    rc = EG_ENOMEM;
+    goto out;
+  }
+  tok->expires_at = ms / 1000;
+
+out:
   json_decref(root);
   return rc;
 }

@@ -110,6 +110,12 @@ static void problem(struct loader *ld, const char *fmt, ...) {
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   snprintf(line, sizeof(line), "%s: %s", ld->name, msg);
+  /* Values are quoted with escapes, but jansson's syntax errors quote the
+   * bytes near the error as they are: keep the report one printable line
+   * whatever the file holds. */
+  for (char *c = line; *c != '\0'; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f)
+      *c = '?';
   if (ld->problems == 0)
     eg__seterr(ld->errbuf, ld->errbuf_len, "%s", line);
   ld->problems++;
@@ -590,11 +596,11 @@ static void build_rules(struct loader *ld,
   if (out->events == NULL) {
     ld->oom = true;
   } else {
-    for (size_t i = 0; i < r->nevents; i++) {
+    /* Every slot is freed, including those a failed copy left NULL: counting
+     * only the copies made would leave the ones after a hole unfreed. */
+    out->nevents = r->nevents;
+    for (size_t i = 0; i < r->nevents; i++)
       out->events[i] = dup_or_null(ld, r->events[i]);
-      if (out->events[i] != NULL)
-        out->nevents++;
-    }
   }
   out->pub.gate_evidence = pick(top, over, K_GATE_EVIDENCE)->evidence;
   out->pub.require_distinct_approver =
@@ -779,6 +785,9 @@ int eg_policy_load_string(const char *json,
     problem(&ld, "larger than %u bytes", EG_POLICY_FILE_MAX);
     return EG_ETOOBIG;
   }
+  /* jansson leaves the error code unset when its first allocation fails
+   * (lex_init), which then reads as whatever the stack held. */
+  memset(&jerr, 0, sizeof(jerr));
   root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
   if (root == NULL) {
     /* jansson leaves the error empty when its first allocation fails (and

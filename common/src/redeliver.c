@@ -115,8 +115,12 @@ int eg_redeliver_add_page(eg_redeliver_t *r,
     *more = false;
   if (r == NULL || more == NULL || (json == NULL && len > 0))
     return EG_EINVAL;
+  /* jansson leaves the error unset when its first allocation fails: the
+   * empty text tells that apart from a page that does not parse. */
+  memset(&jerr, 0, sizeof(jerr));
   arr = json_loadb(json != NULL ? json : "", len, 0, &jerr);
-  if (arr == NULL && json_error_code(&jerr) == json_error_out_of_memory)
+  if (arr == NULL && (json_error_code(&jerr) == json_error_out_of_memory ||
+                      jerr.text[0] == '\0'))
     return EG_ENOMEM;
   if (!json_is_array(arr)) {
     json_decref(arr);

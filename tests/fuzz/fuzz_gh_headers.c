@@ -1,10 +1,7 @@
 /* libFuzzer target for the GitHub response-header parsers: any header line,
  * Link value, date or path must be answered without a crash, leak or read
  * out of bounds, and whatever is accepted must be valid. Build and run:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *     -Icommon/include tests/fuzz/fuzz_gh_headers.c common/src/gh_headers.c \
- *     common/src/parse.c common/src/internal.c -o fuzz_gh_headers
- *   ./fuzz_gh_headers -max_total_time=60 */
+ * tools/fuzz.sh fuzz_gh_headers. */
 #include "eg/error.h"
 #include "eg/gh_headers.h"
 

@@ -232,6 +232,81 @@ static void test_scratch_lifecycle(void **state) {
   eg_it_pass(it);
 }
 
+/* A sanitizer report in a child's log fails the teardown, even when the
+ * child exited with the status the test expected (UBSan exits with 1, as
+ * our tools do on failure). */
+static void test_sanitizer_reports_fail_the_test(void **state) {
+  static const char *const reports[] = {
+      "==7==ERROR: AddressSanitizer: heap-use-after-free on address 0x1",
+      "==7==ERROR: LeakSanitizer: detected memory leaks",
+      "AddressSanitizer:DEADLYSIGNAL",
+      "common/src/x.c:1:2: runtime error: signed integer overflow"};
+  eg_it_t *it = *state;
+
+  for (size_t i = 0; i <= sizeof(reports) / sizeof(reports[0]); i++) {
+    /* The last round is a clean log, which passes. */
+    bool clean = i == sizeof(reports) / sizeof(reports[0]);
+    char script[256];
+    const char *argv[] = {"sh", "-c", script, NULL};
+    eg_it_spawn_opts_t o = {.name = "reporter", .argv = argv};
+    eg_it_t *inner;
+    eg_it_proc_t *p;
+    char kept[4096];
+    char cmd[4200];
+    int wstatus;
+
+    snprintf(script, sizeof(script),
+             "echo '{\"msg\":\"starting\"}' >&2; echo '%s' >&2; exit 1",
+             clean ? "{\"msg\":\"runtime\"}" : reports[i]);
+    assert_int_equal(eg_it_begin("inner-report", &inner), EG_OK);
+    snprintf(kept, sizeof(kept), "%s", eg_it_dir(inner));
+    EG_IT_MUST(inner, eg_it_run(inner, &o, 5000, &wstatus, &p));
+    assert_true(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 1);
+    eg_it_pass(inner);
+    assert_int_equal(eg_it_end(inner), clean ? 0 : -1);
+    assert_int_equal(path_exists(kept), !clean);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", kept);
+    assert_int_equal(system(cmd), 0);
+  }
+  eg_it_pass(it);
+}
+
+/* EG_IT_VALGRIND runs our binaries under memcheck, with its report in
+ * <name>.valgrind; a build with EG_SANITIZE refuses it. */
+static void test_valgrind_wrapper(void **state) {
+  eg_it_t *it = *state;
+  const char *argv[] = {"envgate-audit", "--version", NULL};
+  eg_it_spawn_opts_t o = {.name = "vg", .argv = argv};
+  eg_it_proc_t *p;
+  int wstatus;
+  int rc;
+
+  assert_int_equal(setenv("EG_IT_VALGRIND", "1", 1), 0);
+  rc = eg_it_run(it, &o, 60000, &wstatus, &p);
+  unsetenv("EG_IT_VALGRIND");
+#ifdef __SANITIZE_ADDRESS__
+  assert_int_equal(rc, EG_EINVAL);
+  assert_non_null(strstr(eg_it_errmsg(it), "without EG_SANITIZE"));
+#else
+  {
+    char *text = NULL;
+
+    EG_IT_MUST(it, rc);
+    assert_true(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+    EG_IT_MUST(it,
+               eg_it_read_file(it, eg_it_path(it, "vg.valgrind"), &text, NULL));
+    assert_non_null(strstr(text, "Memcheck"));
+    assert_non_null(strstr(text, "ERROR SUMMARY: 0 errors"));
+    free(text);
+    /* The program's own output is untouched. */
+    EG_IT_MUST(it, eg_it_read_file(it, eg_it_proc_out_path(p), &text, NULL));
+    assert_non_null(strstr(text, EG_VERSION));
+    free(text);
+  }
+#endif
+  eg_it_pass(it);
+}
+
 /* A test process that dies without any cleanup takes its children along
  * (PR_SET_PDEATHSIG). */
 static void test_children_die_with_the_test(void **state) {
@@ -341,8 +416,10 @@ static enum MHD_Result handle(void *cls,
   ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
   expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
   xtest = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Test");
+  /* Scaled as the client's timeout is, so that 300 ms stays too short
+   * under any EG_TEST_TIMEOUT_MULTIPLIER. */
   if (strcmp(url, "/slow") == 0)
-    eg_it_sleep_ms(1500);
+    eg_it_sleep_ms(eg_it_timeout_ms(1500));
   if (strcmp(url, "/ready") == 0 && ++srv->ready_calls <= 3)
     status = MHD_HTTP_SERVICE_UNAVAILABLE;
   if (strcmp(method, "POST") == 0)
@@ -458,6 +535,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_environment, eg_it_setup,
                                       eg_it_teardown),
       cmocka_unit_test_setup_teardown(test_scratch_lifecycle, eg_it_setup,
+                                      eg_it_teardown),
+      cmocka_unit_test_setup_teardown(test_sanitizer_reports_fail_the_test,
+                                      eg_it_setup, eg_it_teardown),
+      cmocka_unit_test_setup_teardown(test_valgrind_wrapper, eg_it_setup,
                                       eg_it_teardown),
       cmocka_unit_test_setup_teardown(test_children_die_with_the_test,
                                       eg_it_setup, eg_it_teardown),

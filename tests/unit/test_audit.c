@@ -7,6 +7,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -636,6 +637,46 @@ static void test_filters(void **state) {
   eg_audit_free(a);
 }
 
+/* jansson's allocator for test_jansson_first_allocation: fails the next
+ * allocation once armed. */
+static bool jansson_fail_next;
+
+static void *fail_once_malloc(size_t n) {
+  if (jansson_fail_next) {
+    jansson_fail_next = false;
+    return NULL;
+  }
+  return malloc(n);
+}
+
+/* Fills the stack where the next call's locals will live with a pattern, so
+ * that reading a field nobody set shows. */
+static __attribute__((noinline)) void dirty_stack(void) {
+  volatile unsigned char junk[32768];
+
+  for (size_t i = 0; i < sizeof(junk); i++)
+    junk[i] = 0xAA;
+}
+
+/* jansson's first allocation failing leaves its error code unset: that is
+ * out of memory, not a bad record (found by valgrind in gh_parse and
+ * policy; audit read the code the same way). */
+static void test_jansson_first_allocation(void **state) {
+  eg_audit_t *a;
+  int rc;
+
+  (void)state;
+  assert_int_equal(eg_audit_new(&a), EG_OK);
+  json_set_alloc_funcs(fail_once_malloc, free);
+  dirty_stack();
+  jansson_fail_next = true;
+  rc = eg_audit_add_decision(a, "d/0/0", 0, "7/1/release", "{}", 2);
+  json_set_alloc_funcs(malloc, free);
+  assert_false(jansson_fail_next); /* the allocation was made, and failed */
+  assert_int_equal(rc, EG_ENOMEM);
+  eg_audit_free(a);
+}
+
 static void test_args(void **state) {
   eg_audit_t *a = new_audit();
   eg_audit_copy_t c = {.ref = "r", .env = envelope(D1, 1, 1)};
@@ -804,6 +845,7 @@ int main(void) {
       cmocka_unit_test(test_bad_records),
       cmocka_unit_test(test_filters),
       cmocka_unit_test(test_args),
+      cmocka_unit_test(test_jansson_first_allocation),
       cmocka_unit_test(test_oom),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -374,6 +374,19 @@ static void test_numbers(void **state) {
       {"ENVGATE_LOG_LEVEL", "warning", EG_ROLE_REDELIVER, 1, NULL},
       {"ENVGATE_LOG_LEVEL", "verbose", EG_ROLE_REDRIVE, 0,
        "must be debug, info, warn or error"},
+      {"ENVGATE_TOPIC_PREFIX", "Acme-prod_2.", EG_ROLE_INGRESS, 1, NULL},
+      /* Kafka refuses these topic names at run time (found by
+       * tests/fuzz/fuzz_config.c): refused at start instead. */
+      {"ENVGATE_TOPIC_PREFIX", "my prefix.", EG_ROLE_WORKER, 0,
+       "must be at most 240 characters of [A-Za-z0-9._-]"},
+      {"ENVGATE_TOPIC_PREFIX", "acme/prod.", EG_ROLE_AUDIT, 0,
+       "[A-Za-z0-9._-] (Kafka topic names)"},
+      {"ENVGATE_TOPIC_PREFIX", "env]gate.", EG_ROLE_REDRIVE, 0,
+       "[A-Za-z0-9._-] (Kafka topic names)"},
+      {"ENVGATE_TOPIC_PREFIX",
+       "pr\xc3\xbc"
+       "f.",
+       EG_ROLE_INGRESS, 0, "[A-Za-z0-9._-] (Kafka topic names)"},
       /* A variable the role does not use is not even read. */
       {"ENVGATE_MAX_BODY_BYTES", "junk", EG_ROLE_WORKER, 1, NULL},
       {"ENVGATE_WORKER_INFLIGHT", "junk", EG_ROLE_INGRESS, 1, NULL},
@@ -402,6 +415,29 @@ static void test_numbers(void **state) {
     snprintf(want, sizeof(want), "%s=%s: ", cases[i].name, cases[i].value);
     assert_true(strncmp(rep.lines[0], want, strlen(want)) == 0);
     assert_non_null(strstr(rep.lines[0], cases[i].rule));
+  }
+  /* The longest prefix leaves room for "decisions" in Kafka's 249. */
+  {
+    struct env env;
+    struct report rep;
+    eg_config_t cfg;
+    char prefix[242];
+    char topic[300];
+
+    memset(prefix, 'p', sizeof(prefix) - 1);
+    prefix[240] = '\0';
+    base_env(&env, EG_ROLE_REDRIVE);
+    env_set(&env, "ENVGATE_TOPIC_PREFIX", prefix);
+    assert_int_equal(load(&cfg, EG_ROLE_REDRIVE, &env, &rep), EG_OK);
+    assert_int_equal(eg_config_topic(&cfg, "decisions", topic, sizeof(topic)),
+                     EG_OK);
+    assert_int_equal(strlen(topic), 249);
+    eg_config_cleanup(&cfg);
+    prefix[240] = 'p';
+    prefix[241] = '\0';
+    assert_int_equal(load(&cfg, EG_ROLE_REDRIVE, &env, &rep), EG_EINVAL);
+    assert_int_equal(rep.n, 1);
+    assert_non_null(strstr(rep.lines[0], "must be at most 240 characters"));
   }
   /* Values land in their fields. */
   {
@@ -682,6 +718,14 @@ static void test_redis_url(void **state) {
       {"http://host:6379/0", 0},
       {"redis://", 0},
       {"redis://host:6379/0/1", 0},
+      /* Forms the worker's Redis client refuses (eg_redis_url_parse) are
+       * refused at start, not when the worker connects (found by
+       * tests/fuzz/fuzz_config.c). */
+      {"redis://:pass word@host:6379/0", 0},
+      {"redis://user@host:6379/0", 0},
+      {"redis://:@host:6379/0", 0},
+      {"redis://:p%zz@host:6379/0", 0},
+      {"redis://:" REDIS_PW "@host:6379/0?x=1", 0},
   };
 
   (void)state;

@@ -807,10 +807,11 @@ static void expect_transport(const char *base,
                              eg_gh_net_t net,
                              int err_code,
                              const char *what) {
+  /* Scaled: a TLS handshake alone takes seconds under valgrind. */
   eg_gh_client_options_t o = {.base_url = base,
                               .user_agent = UA,
-                              .timeout_ms = 3000,
-                              .connect_timeout_ms = 1000};
+                              .timeout_ms = 3000 * multiplier(),
+                              .connect_timeout_ms = 1000 * multiplier()};
   eg_gh_client_t *cl;
   eg_gh_call_t c = get("/repos/o/r");
   eg_gh_response_t r;

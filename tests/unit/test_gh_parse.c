@@ -428,6 +428,102 @@ static void test_approvals(void **state) {
   assert_int_equal(eg_gh_parse_approvals("[]", 2, NULL, NULL, 0), EG_EINVAL);
 }
 
+static void test_token(void **state) {
+  size_t len;
+  char *body = slurp("rest-create-installation-access-token.201.json", &len);
+  eg_gh_token_t tok;
+  char err[EG_ERRBUF_LEN];
+  char long_token[EG_GH_INSTALLATION_TOKEN_MAX + 40];
+  char *big;
+  static const struct bad cases[] = {
+      {"[]", EG_EINVAL, "installation token: not a JSON object"},
+      {"{\"expires_at\": \"2016-07-11T22:14:10Z\"}", EG_EINVAL,
+       "token is missing"},
+      {"{\"token\": null, \"expires_at\": \"2016-07-11T22:14:10Z\"}", EG_EINVAL,
+       "token is missing"},
+      {"{\"token\": 7, \"expires_at\": \"2016-07-11T22:14:10Z\"}", EG_EINVAL,
+       "token is not a string"},
+      {"{\"token\": \"\", \"expires_at\": \"2016-07-11T22:14:10Z\"}", EG_EINVAL,
+       "token is not 1..4096 bytes"},
+      {"{\"token\": \"ghs_a b\", \"expires_at\": \"2016-07-11T22:14:10Z\"}",
+       EG_EINVAL, "token has a space or a non-printable byte"},
+      {"{\"token\": \"ghs_a\\r\\nX-Evil: 1\", \"expires_at\": "
+       "\"2016-07-11T22:14:10Z\"}",
+       EG_EINVAL, "token has a space or a non-printable byte"},
+      {"{\"token\": \"ghs_\u00e9\", \"expires_at\": \"2016-07-11T22:14:10Z\"}",
+       EG_EINVAL, "token has a space or a non-printable byte"},
+      {"{\"token\": \"ghs_a\"}", EG_EINVAL, "expires_at is not an RFC 3339"},
+      {"{\"token\": \"ghs_a\", \"expires_at\": 1468275250}", EG_EINVAL,
+       "expires_at is not an RFC 3339"},
+      {"{\"token\": \"ghs_a\", \"expires_at\": \"2016-07-11 22:14:10\"}",
+       EG_EINVAL, "expires_at is not an RFC 3339"},
+      {"{\"token\": \"ghs_a\", \"expires_at\": \"2016-07-11T22:14:10+02:00\"}",
+       EG_EINVAL, "expires_at is not an RFC 3339"},
+      {"{\"token\": \"ghs_a\", \"expires_at\": \"2016-07-11T22:14:10Z \"}",
+       EG_EINVAL, "expires_at is not an RFC 3339"},
+      {"{\"token\": \"ghs_a\\u0000b\", \"expires_at\": "
+       "\"2016-07-11T22:14:10Z\"}",
+       EG_EINVAL, "a string holds a NUL character"},
+      {"{\"token\": \"ghs_a\"", EG_EPARSE, "not well-formed"},
+      {"", EG_EPARSE, "not well-formed"},
+  };
+
+  (void)state;
+  assert_int_equal(eg_gh_parse_token(body, len, &tok, err, sizeof(err)), EG_OK);
+  assert_string_equal(tok.token, "ghs_16C7e42F292c6912E7710c838347Ae178B4a");
+  assert_int_equal(tok.expires_at, 1468275250); /* 2016-07-11T22:14:10Z */
+  eg_gh_token_cleanup(&tok);
+  assert_null(tok.token);
+  eg_gh_token_cleanup(&tok); /* idempotent */
+  eg_gh_token_cleanup(NULL);
+  free(body);
+
+  /* Milliseconds are accepted and dropped. */
+  body = "{\"token\": \"t\", \"expires_at\": \"2016-07-11T22:14:10.999Z\"}";
+  assert_int_equal(
+      eg_gh_parse_token(body, strlen(body), &tok, err, sizeof(err)), EG_OK);
+  assert_string_equal(tok.token, "t");
+  assert_int_equal(tok.expires_at, 1468275250);
+  eg_gh_token_cleanup(&tok);
+
+  /* The longest token passes, one byte more does not. */
+  big = malloc(EG_GH_INSTALLATION_TOKEN_MAX + 128);
+  assert_non_null(big);
+  memset(long_token, 'a', sizeof(long_token));
+  for (size_t n = EG_GH_INSTALLATION_TOKEN_MAX;
+       n <= EG_GH_INSTALLATION_TOKEN_MAX + 1; n++) {
+    int blen = snprintf(big, EG_GH_INSTALLATION_TOKEN_MAX + 128,
+                        "{\"token\": \"%.*s\", \"expires_at\": "
+                        "\"2016-07-11T22:14:10Z\"}",
+                        (int)n, long_token);
+    int rc = eg_gh_parse_token(big, (size_t)blen, &tok, err, sizeof(err));
+
+    if (n == EG_GH_INSTALLATION_TOKEN_MAX) {
+      assert_int_equal(rc, EG_OK);
+      assert_int_equal(strlen(tok.token), n);
+      eg_gh_token_cleanup(&tok);
+    } else {
+      assert_int_equal(rc, EG_EINVAL);
+      assert_null(tok.token);
+    }
+  }
+  free(big);
+
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int rc = eg_gh_parse_token(cases[i].body, strlen(cases[i].body), &tok, err,
+                               sizeof(err));
+
+    if (rc != cases[i].rc || strstr(err, cases[i].err) == NULL)
+      fail_msg("token case %zu: rc %d err \"%s\"", i, rc, err);
+    /* The message never quotes the token. */
+    assert_null(strstr(err, "ghs_"));
+    assert_null(tok.token);
+  }
+  assert_int_equal(eg_gh_parse_token("{}", 2, NULL, NULL, 0), EG_EINVAL);
+  assert_int_equal(eg_gh_parse_token(NULL, 3, &tok, err, sizeof(err)),
+                   EG_EINVAL);
+}
+
 static void test_job_url(void **state) {
   static const char *const good[] = {
       /* ost's test URL. */
@@ -575,7 +671,8 @@ int main(void) {
       cmocka_unit_test(test_job_fixture), cmocka_unit_test(test_job_shapes),
       cmocka_unit_test(test_jobs_page),   cmocka_unit_test(test_deployments),
       cmocka_unit_test(test_statuses),    cmocka_unit_test(test_approvals),
-      cmocka_unit_test(test_job_url),     cmocka_unit_test(test_web_origin),
+      cmocka_unit_test(test_token),       cmocka_unit_test(test_job_url),
+      cmocka_unit_test(test_web_origin),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,47 @@ static void test_fixture(void **state) {
   free(text);
 }
 
+/* jansson's allocator for test_jansson_first_allocation: fails the next
+ * allocation once armed. */
+static bool jansson_fail_next;
+
+static void *fail_once_malloc(size_t n) {
+  if (jansson_fail_next) {
+    jansson_fail_next = false;
+    return NULL;
+  }
+  return malloc(n);
+}
+
+/* Fills the stack where the next call's locals will live with a pattern, so
+ * that reading a field nobody set shows. */
+static __attribute__((noinline)) void dirty_stack(void) {
+  volatile unsigned char junk[32768];
+
+  for (size_t i = 0; i < sizeof(junk); i++)
+    junk[i] = 0xAA;
+}
+
+/* jansson's first allocation failing leaves its error code unset: that is
+ * out of memory, not a page that does not parse. */
+static void test_jansson_first_allocation(void **state) {
+  eg_redeliver_t *r = NULL;
+  bool more = true;
+  int rc;
+
+  (void)state;
+  assert_int_equal(eg_redeliver_new(0, &r), EG_OK);
+  json_set_alloc_funcs(fail_once_malloc, free);
+  dirty_stack();
+  jansson_fail_next = true;
+  rc = eg_redeliver_add_page(r, "[]", 2, &more, NULL, 0);
+  json_set_alloc_funcs(malloc, free);
+  assert_false(jansson_fail_next); /* the allocation was made, and failed */
+  assert_int_equal(rc, EG_ENOMEM);
+  assert_false(more);
+  eg_redeliver_free(r);
+}
+
 static void test_bad_pages(void **state) {
   static const char *const bad[] = {
       "",
@@ -264,8 +306,11 @@ static void test_oom(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_plan),    cmocka_unit_test(test_status_text),
-      cmocka_unit_test(test_fixture), cmocka_unit_test(test_bad_pages),
+      cmocka_unit_test(test_plan),
+      cmocka_unit_test(test_status_text),
+      cmocka_unit_test(test_fixture),
+      cmocka_unit_test(test_bad_pages),
+      cmocka_unit_test(test_jansson_first_allocation),
       cmocka_unit_test(test_oom),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

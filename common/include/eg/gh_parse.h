@@ -140,6 +140,26 @@ int eg_gh_parse_approvals(const char *body,
                           size_t errbuf_len);
 void eg_gh_approvals_cleanup(eg_gh_approvals_t *list);
 
+/* POST /app/installations/{id}/access_tokens (201): an object with token
+ * and expires_at, both required. token must be 1..EG_GH_INSTALLATION_TOKEN_MAX
+ * printable ASCII characters without spaces (it goes into an Authorization
+ * header); expires_at is RFC 3339 UTC ("2016-07-11T22:14:10Z"). Other
+ * fields (permissions, repositories, ...) are ignored. errbuf never holds
+ * the token. */
+#define EG_GH_INSTALLATION_TOKEN_MAX 4096
+
+typedef struct eg_gh_token_s {
+  char *token;        /* secret: eg_gh_token_cleanup() overwrites it */
+  int64_t expires_at; /* epoch seconds */
+} eg_gh_token_t;
+
+int eg_gh_parse_token(const char *body,
+                      size_t len,
+                      eg_gh_token_t *tok,
+                      char *errbuf,
+                      size_t errbuf_len);
+void eg_gh_token_cleanup(eg_gh_token_t *tok);
+
 /* Longest owner or repository name, NUL included. */
 #define EG_GH_NAME_LEN 101
 /* Longest web origin, NUL included. */

@@ -212,6 +212,7 @@ static bool stop_children(eg_it_t *it) {
   int timeout = eg_it_timeout_ms(10000);
   long long deadline = eg_it_now_ms() + timeout;
   bool clean = true;
+  const char *report;
   eg_it_proc_t *p;
 
   for (p = it->procs; p != NULL; p = p->next)
@@ -235,6 +236,18 @@ static bool stop_children(eg_it_t *it) {
     }
     /* Also end whatever it left in its process group. */
     kill(-p->pid, SIGKILL);
+    /* A sanitizer or valgrind report fails the test whatever the exit
+     * status was, even one the test expected. */
+    report = it_proc_find_report(p);
+    if (report != NULL) {
+      fprintf(stderr, "harness: %s (pid %ld) reported: %s (log: %s)\n", p->name,
+              (long)p->pid, report,
+              p->vg_path != NULL && strstr(report, "ERROR SUMMARY") != NULL
+                  ? p->vg_path
+                  : p->log_path);
+      clean = false;
+      continue;
+    }
     if (p->status_seen)
       continue; /* the test checked this status itself */
     if (WIFEXITED(p->wstatus) && WEXITSTATUS(p->wstatus) == 0)

@@ -26,6 +26,7 @@ struct eg_it_proc_s {
   char *log_path; /* owned by it */
   char *out_path; /* owned by it */
   char *addr;     /* owned by it, NULL until read from ready_file */
+  char *vg_path;  /* owned by it: valgrind's log, NULL when not wrapped */
   pid_t pid;
   bool exited;
   bool status_seen; /* the test collected the exit status itself */
@@ -58,6 +59,10 @@ bool it_proc_poll_exit(eg_it_proc_t *p);
 
 /* Prints the last lines of p's log to stderr, each prefixed. */
 void it_proc_print_tail(eg_it_proc_t *p, int max_lines);
+
+/* Looks for a report of ASan, LSan or UBSan in p's log, or of errors in
+ * its valgrind log. @returns the first such line (owned by it), or NULL. */
+const char *it_proc_find_report(eg_it_proc_t *p);
 
 /* Text for errno value err (strerror_r wrapper). */
 const char *it_errno_str(int err, char *buf, size_t len);

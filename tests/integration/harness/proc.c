@@ -23,6 +23,7 @@ extern char **environ;
 #define DEFAULT_READY_MS 10000
 #define MAX_ARGS         256
 #define MAX_ENV          4096
+#define VG_ARGS          10 /* valgrind and its options, see start() */
 
 /* Finds an executable: a path as given, else EG_IT_BIN_DIR/name, else
  * $PATH. @returns a path owned by it, or NULL. */
@@ -186,6 +187,53 @@ void it_proc_print_tail(eg_it_proc_t *p, int max_lines) {
   free(text);
 }
 
+/* Finds the first line of path holding one of the needles; @returns it
+ * (owned by it) or NULL. */
+static const char *
+find_line(eg_it_t *it, const char *path, const char *const *needles) {
+  char *text = NULL;
+  const char *found = NULL;
+
+  if (path == NULL || eg_it_read_file(NULL, path, &text, NULL) != EG_OK)
+    return NULL;
+  for (size_t i = 0; needles[i] != NULL && found == NULL; i++) {
+    const char *at = strstr(text, needles[i]);
+    const char *start, *end;
+
+    if (at == NULL)
+      continue;
+    start = at;
+    while (start > text && start[-1] != '\n')
+      start--;
+    end = strchr(at, '\n');
+    found =
+        it_printf(it, "%.*s",
+                  (int)((end != NULL ? end : at + strlen(at)) - start), start);
+  }
+  free(text);
+  return found;
+}
+
+const char *it_proc_find_report(eg_it_proc_t *p) {
+  /* Sanitized builds (EG_SANITIZE) write their reports to the child's
+   * stderr, which is its log; exit codes alone would miss them where a test
+   * expects a failure status, and UBSan exits with 1 as our tools do. */
+  static const char *const sanitizers[] = {
+      "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+      "AddressSanitizer:DEADLYSIGNAL", "runtime error: ", NULL};
+  static const char *const valgrind[] = {"ERROR SUMMARY: ", NULL};
+  const char *line = find_line(p->it, p->log_path, sanitizers);
+  const char *vg;
+
+  if (line != NULL)
+    return line;
+  vg = find_line(p->it, p->vg_path, valgrind);
+  /* "ERROR SUMMARY: 0 errors from 0 contexts" is the clean answer. */
+  if (vg != NULL && strstr(vg, "ERROR SUMMARY: 0 errors") == NULL)
+    return vg;
+  return NULL;
+}
+
 /* Reads the first line of path into p->addr. @returns true once present. */
 static bool read_ready_file(eg_it_proc_t *p, const char *path) {
   char *text = NULL;
@@ -256,13 +304,24 @@ wait_ready(eg_it_t *it, eg_it_proc_t *p, const eg_it_spawn_opts_t *opts) {
   }
 }
 
+/* True when $EG_IT_VALGRIND asks for our binaries to run under valgrind
+ * (docs/integration-tests.md). */
+static bool want_valgrind(const char *path) {
+  const char *v = getenv("EG_IT_VALGRIND");
+  size_t n = strlen(EG_IT_BIN_DIR);
+
+  return v != NULL && v[0] != '\0' && strcmp(v, "0") != 0 &&
+         strncmp(path, EG_IT_BIN_DIR, n) == 0 && path[n] == '/';
+}
+
 /* Starts the child. @returns EG_OK with *out registered in it. */
 static int
 start(eg_it_t *it, const eg_it_spawn_opts_t *opts, eg_it_proc_t **out) {
-  char *argv[MAX_ARGS + 1];
+  char *argv[MAX_ARGS + VG_ARGS + 1];
   char **envp = NULL;
   char etext[128];
   const char *path;
+  const char *exe;
   eg_it_proc_t *p;
   int in_fd = -1, out_fd = -1, err_fd = -1;
   size_t argc = 0;
@@ -276,13 +335,11 @@ start(eg_it_t *it, const eg_it_spawn_opts_t *opts, eg_it_proc_t **out) {
                    "%s: not found or not executable (looked in %s and $PATH; "
                    "build it with `cmake --build build` or install it)",
                    opts->argv[0], EG_IT_BIN_DIR);
-  for (; opts->argv[argc] != NULL; argc++) {
-    if (argc == MAX_ARGS)
+  exe = path;
+  for (size_t i = 0; opts->argv[i] != NULL; i++)
+    if (i == MAX_ARGS)
       return it_fail(it, EG_EINVAL, "%s: more than %d arguments", opts->argv[0],
                      MAX_ARGS);
-    argv[argc] = (char *)opts->argv[argc];
-  }
-  argv[argc] = NULL;
 
   p = calloc(1, sizeof(*p));
   if (p == NULL)
@@ -295,6 +352,48 @@ start(eg_it_t *it, const eg_it_spawn_opts_t *opts, eg_it_proc_t **out) {
     p->log_path = it_printf(it, "%s/%s.log", it->dir, p->name);
     p->out_path = it_printf(it, "%s/%s.out", it->dir, p->name);
   }
+  if (p->name != NULL && want_valgrind(path)) {
+    /* Memcheck for our own binaries; its report goes to a file of its own,
+     * so the child's log stays what the test reads. A definite leak is an
+     * error; the suppressions cover third-party libraries only. */
+    const char *vg = resolve(it, "valgrind");
+    const char *log_opt;
+    const char *supp =
+        it_printf(it, "--suppressions=%s/tools/valgrind.supp", EG_SOURCE_DIR);
+
+    if (vg == NULL) {
+      rc = it_fail(it, EG_ENOENT,
+                   "EG_IT_VALGRIND is set but valgrind is not installed");
+      goto fail;
+    }
+#ifdef __SANITIZE_ADDRESS__
+    /* The harness is built as the binaries are: sanitized binaries do not
+     * run under valgrind. */
+    rc = it_fail(it, EG_EINVAL,
+                 "EG_IT_VALGRIND needs a build without EG_SANITIZE");
+    goto fail;
+#endif
+    p->vg_path = it_printf(it, "%s/%s.valgrind", it->dir, p->name);
+    log_opt = it_printf(it, "--log-file=%s", p->vg_path);
+    if (supp == NULL || p->vg_path == NULL || log_opt == NULL) {
+      rc = it_fail(it, EG_ENOMEM, "out of memory");
+      goto fail;
+    }
+    argv[argc++] = "valgrind";
+    argv[argc++] = "--error-exitcode=99";
+    argv[argc++] = "--leak-check=full";
+    argv[argc++] = "--errors-for-leak-kinds=definite";
+    argv[argc++] = "--show-leak-kinds=definite";
+    argv[argc++] = (char *)supp;
+    argv[argc++] = (char *)log_opt;
+    argv[argc++] = (char *)path;
+    exe = vg;
+  } else {
+    argv[argc++] = (char *)opts->argv[0];
+  }
+  for (size_t i = 1; opts->argv[i] != NULL; i++)
+    argv[argc++] = (char *)opts->argv[i];
+  argv[argc] = NULL;
   envp = build_env(opts->env);
   if (p->name == NULL || p->log_path == NULL || p->out_path == NULL ||
       envp == NULL) {
@@ -329,7 +428,7 @@ start(eg_it_t *it, const eg_it_spawn_opts_t *opts, eg_it_proc_t **out) {
     goto fail;
   }
   if (pid == 0)
-    child_exec(parent, path, argv, envp, in_fd, out_fd, err_fd);
+    child_exec(parent, exe, argv, envp, in_fd, out_fd, err_fd);
   /* Both sides set the group so that kill(-pid) works whoever runs first. */
   setpgid(pid, pid);
   p->pid = pid;
