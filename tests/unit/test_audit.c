@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "oom_inject.h"
+#include "jansson_fail.h"
 
 #define NOW   1714566896789LL /* 2024-05-01T12:34:56.789Z */
 #define MIN   60000LL
@@ -635,27 +636,6 @@ static void test_filters(void **state) {
   assert_null(eg_audit_result(a, 1));
   assert_null(eg_audit_anomaly(a, 1));
   eg_audit_free(a);
-}
-
-/* jansson's allocator for test_jansson_first_allocation: fails the next
- * allocation once armed. */
-static bool jansson_fail_next;
-
-static void *fail_once_malloc(size_t n) {
-  if (jansson_fail_next) {
-    jansson_fail_next = false;
-    return NULL;
-  }
-  return malloc(n);
-}
-
-/* Fills the stack where the next call's locals will live with a pattern, so
- * that reading a field nobody set shows. */
-static __attribute__((noinline)) void dirty_stack(void) {
-  volatile unsigned char junk[32768];
-
-  for (size_t i = 0; i < sizeof(junk); i++)
-    junk[i] = 0xAA;
 }
 
 /* jansson's first allocation failing leaves its error code unset: that is

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "oom_inject.h"
+#include "jansson_fail.h"
 
 /* 2026-01-01T00:00:00Z */
 #define T0 1767225600000LL
@@ -158,27 +159,6 @@ static void test_fixture(void **state) {
   assert_int_equal(eg_redeliver_count(r), 0);
   eg_redeliver_free(r);
   free(text);
-}
-
-/* jansson's allocator for test_jansson_first_allocation: fails the next
- * allocation once armed. */
-static bool jansson_fail_next;
-
-static void *fail_once_malloc(size_t n) {
-  if (jansson_fail_next) {
-    jansson_fail_next = false;
-    return NULL;
-  }
-  return malloc(n);
-}
-
-/* Fills the stack where the next call's locals will live with a pattern, so
- * that reading a field nobody set shows. */
-static __attribute__((noinline)) void dirty_stack(void) {
-  volatile unsigned char junk[32768];
-
-  for (size_t i = 0; i < sizeof(junk); i++)
-    junk[i] = 0xAA;
 }
 
 /* jansson's first allocation failing leaves its error code unset: that is
