@@ -2,6 +2,7 @@
  * bytes and headers in Kafka, secret rotation, Kafka outages, slow clients
  * and SIGTERM under load. */
 #include "harness/harness.h"
+#include "harness/stack.h"
 
 #include "eg/error.h"
 #include "eg/signature.h"
@@ -35,22 +36,6 @@ struct stack {
   size_t body_len;
 };
 
-/* The port the ingress logged when it started listening on port 0. */
-static int logged_port(eg_it_proc_t *p) {
-  char *log = NULL;
-  size_t len;
-  int port = 0;
-
-  if (eg_it_proc_read_log(p, &log, &len) != EG_OK)
-    return 0;
-  const char *line = strstr(log, "\"msg\":\"listening\"");
-  const char *at = line != NULL ? strstr(line, "\"port\":") : NULL;
-  if (at != NULL)
-    port = (int)strtol(at + 7, NULL, 10);
-  free(log);
-  return port;
-}
-
 static void start_stack(eg_it_t *it,
                         struct stack *st,
                         const char *secrets,
@@ -79,7 +64,7 @@ static void start_stack(eg_it_t *it,
   snprintf(secret_env, sizeof(secret_env), "ENVGATE_WEBHOOK_SECRET_FILE=%s",
            secret_path);
   EG_IT_MUST(it, eg_it_spawn(it, &o, &st->ingress));
-  port = logged_port(st->ingress);
+  port = eg_it_ingress_port(st->ingress);
   assert_true(port > 0);
   snprintf(st->base, sizeof(st->base), "http://127.0.0.1:%d", port);
   if (asprintf(&path,

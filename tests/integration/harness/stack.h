@@ -25,8 +25,9 @@ typedef struct eg_it_stack_s {
   const char *policy_file;
   const char *secret_file;
   const char *kafka_conf; /* test-friendly librdkafka settings */
-  eg_it_proc_t *workers[8];
+  eg_it_proc_t *workers[8]; /* the test may drop ended ones */
   size_t nworkers;
+  size_t nstarted; /* workers started in all: names worker1, worker2, ... */
 } eg_it_stack_t;
 
 /* Starts devbroker, redis and ghsim with scenario (a path; NULL: the demo
@@ -40,6 +41,23 @@ int eg_it_stack_worker(eg_it_t *it,
                        eg_it_stack_t *st,
                        const char *const *extra_env,
                        eg_it_proc_t **out);
+
+/* Starts envgate-ingress against the stack on a free port (its own, read
+ * from its "listening" log line) with the stack's secret, brokers, Kafka
+ * settings and ghsim as the API URL; extra_env (NULL-terminated, may be
+ * NULL) adds or overrides variables. base (base_len bytes) gets
+ * "http://127.0.0.1:PORT"; *out (may be NULL) the process.
+ * @returns EG_OK or as eg_it_spawn() (EG_EIO: no port logged). */
+int eg_it_stack_ingress(eg_it_t *it,
+                        eg_it_stack_t *st,
+                        const char *const *extra_env,
+                        eg_it_proc_t **out,
+                        char *base,
+                        size_t base_len);
+
+/* The port an envgate-ingress started with ENVGATE_LISTEN=...:0 logged
+ * when it began listening, or 0 if it has not. */
+int eg_it_ingress_port(eg_it_proc_t *p);
 
 /* A gate request for a run of the scenario, as GitHub would send it. */
 typedef struct eg_it_gate_s {
