@@ -556,12 +556,33 @@ static void run_event(struct ev_run *r, struct outcome *out) {
   eg_decision_free(dec);
 }
 
+/* The idempotency id of a dead letter: one per delivery and redrive, so
+ * that another copy of an event that was already dead-lettered adds no
+ * second letter. Copies come from GitHub's redeliveries and from Kafka,
+ * which after a crash delivers again the finished events above a
+ * partition's committed offset. Only events that passed check_event() have
+ * an id: a delivery id in an unverified event could be anyone's.
+ * @returns false when there is none. */
+static bool letter_id(const struct ev_run *r, char *out, size_t len) {
+  char source[256];
+
+  if (r->done_id[0] == '\0')
+    return false;
+  if (eg_kafka_header(r->job->msg, "envgate-redrive-source", source,
+                      sizeof(source)) != EG_OK)
+    snprintf(source, sizeof(source), "-");
+  snprintf(out, len, "letter/%s/%s", r->delivery, source);
+  return true;
+}
+
 /* Makes the outcome durable. @returns true when the offset may be
  * finished. */
 static bool settle(struct ev_run *r, struct outcome *out) {
   wrk_ctx_t *ctx = r->ctx;
   const rd_kafka_message_t *msg = r->job->msg;
   const char *what = "reviewed";
+  char letter[sizeof(r->done_id) + 300];
+  bool has_letter_id, redis_failed = false;
   int rc = EG_OK;
 
   switch (out->fate) {
@@ -589,12 +610,26 @@ static bool settle(struct ev_run *r, struct outcome *out) {
     break;
   case F_DEAD:
     what = "dead_letter";
+    has_letter_id = letter_id(r, letter, sizeof(letter));
+    if (has_letter_id &&
+        wrk_done_check(ctx->done, letter, NULL, &redis_failed)) {
+      what = "duplicate";
+      eg_log(EG_LOG_INFO, "dead letter already written",
+             EG_LSTR("delivery", r->delivery), EG_LSTR("class", out->dlq_class),
+             EG_LSTR("error", out->error));
+      break;
+    }
+    if (redis_failed)
+      eg_metric_inc(ctx->m.redis_errors, NULL);
     rc = wrk_outcome_dead_letter(ctx->outcome, msg, out->dlq_class, out->error,
                                  r->job->attempt, out->last_status);
     eg_log(EG_LOG_ERROR, "dead-lettered", EG_LSTR("delivery", r->delivery),
            EG_LSTR("class", out->dlq_class), EG_LSTR("error", out->error),
            EG_LINT("attempts", r->job->attempt),
            EG_LINT("last_status", out->last_status));
+    if (rc == EG_OK && has_letter_id &&
+        !wrk_done_record(ctx->done, letter, "dead-lettered"))
+      eg_metric_inc(ctx->m.redis_errors, NULL);
     break;
   case F_REQUEUE:
     return false;
