@@ -27,9 +27,10 @@
 #define MAX_CALLS     16
 #define INPLACE_TRIES 3 /* one call, retried where it failed */
 #define INPLACE_MAX_DELAY_MS                                                   \
-  2000                        /* longer waits go through the retry topic       \
-                               */
-#define REQUEUE_DELAY_MS 2000 /* Kafka could not take an outcome */
+  2000                         /* longer waits go through the retry topic      \
+                                */
+#define REQUEUE_DELAY_MS 2000  /* Kafka could not take an outcome */
+#define LETTER_WAIT_MS   30000 /* a dead letter waits this long for Redis */
 
 enum fate { F_REVIEWED, F_DUPLICATE, F_RETRY, F_DEAD, F_REQUEUE };
 
@@ -575,6 +576,18 @@ static bool letter_id(const struct ev_run *r, char *out, size_t len) {
   return true;
 }
 
+/* A letter whose record cannot be looked up waits for Redis (its event is
+ * tried again shortly) so that a copy another worker dead-lettered before
+ * adds no second letter; after LETTER_WAIT_MS it is written anyway: a lost
+ * letter would be worse than a second one. @returns true to wait. */
+static bool letter_waits(wrk_job_t *job) {
+  uint64_t now = eg_time_mono_ms();
+
+  if (job->letter_wait_ms == 0)
+    job->letter_wait_ms = now;
+  return now - job->letter_wait_ms < LETTER_WAIT_MS;
+}
+
 /* Makes the outcome durable. @returns true when the offset may be
  * finished. */
 static bool settle(struct ev_run *r, struct outcome *out) {
@@ -619,8 +632,18 @@ static bool settle(struct ev_run *r, struct outcome *out) {
              EG_LSTR("error", out->error));
       break;
     }
-    if (redis_failed)
+    if (redis_failed) {
       eg_metric_inc(ctx->m.redis_errors, NULL);
+      if (letter_waits(r->job)) {
+        eg_log(EG_LOG_WARN, "dead letter waits for Redis",
+               EG_LSTR("delivery", r->delivery),
+               EG_LSTR("class", out->dlq_class));
+        return false;
+      }
+      eg_log(EG_LOG_WARN, "dead letter written without its Redis check",
+             EG_LSTR("delivery", r->delivery),
+             EG_LSTR("class", out->dlq_class));
+    }
     rc = wrk_outcome_dead_letter(ctx->outcome, msg, out->dlq_class, out->error,
                                  r->job->attempt, out->last_status);
     eg_log(EG_LOG_ERROR, "dead-lettered", EG_LSTR("delivery", r->delivery),
@@ -658,8 +681,9 @@ void wrk_process(wrk_ctx_t *ctx, wrk_job_t *job) {
     wrk_job_free(job);
     return;
   }
-  /* Nothing durable (Kafka refused the outcome): keep the offset open and
-   * try the event again shortly; it is never lost. */
+  /* Nothing durable (Kafka refused the outcome, or a dead letter waits for
+   * Redis): keep the offset open and try the event again shortly; it is
+   * never lost. */
   eg_log(EG_LOG_WARN, "event requeued", EG_LSTR("delivery", r.delivery),
          EG_LSTR("error", out.error));
   wrk_jobs_done(ctx->jobs, job);

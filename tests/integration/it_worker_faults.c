@@ -366,9 +366,49 @@ static bool redis_has(const eg_it_stack_t *st, const char *key) {
   return found;
 }
 
-/* A letter written while Redis was down has its record written once Redis
- * is back, so a worker that never saw the letter still adds no second one
- * (the crash after a Redis outage of the chaos run). */
+/* A copy of a dead-lettered delivery that cannot look up the letter's
+ * record waits for Redis instead of writing a second letter (the chaos
+ * run: a killed worker's finished events redelivered while Redis is
+ * down). */
+static void test_letter_waits_for_redis(void **state) {
+  eg_it_t *it = *state;
+  eg_it_stack_t st;
+  const char *scenario = NULL;
+  char d[40];
+  eg_it_gate_t missing;
+  eg_it_kafka_msgs_t msgs;
+  eg_it_proc_t *w1 = NULL, *w2 = NULL;
+  int status = -1;
+
+  EG_IT_MUST(it, eg_it_scenario_many(it, 1, 0, &scenario));
+  EG_IT_MUST(it, eg_it_stack_start(it, scenario, &st));
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, NULL, &w1));
+  missing = eg_it_many_gate(500, 11, d);
+  EG_IT_MUST(it, eg_it_stack_produce(it, &st, &missing, NULL, NULL));
+  EG_IT_MUST(it, eg_it_kafka_wait_count(it, st.db.bootstrap, "envgate.dlq", 1,
+                                        30000, &msgs));
+  eg_it_kafka_msgs_cleanup(&msgs);
+  EG_IT_MUST(it, eg_it_proc_stop(w1, 30000, &status));
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  EG_IT_MUST(it, eg_it_proc_signal(st.redis.proc, SIGSTOP));
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, NULL, &w2));
+  EG_IT_MUST(it, eg_it_stack_produce(it, &st, &missing, NULL, NULL));
+  EG_IT_MUST(it, eg_it_proc_wait_log(
+                     w2, "\"msg\":\"dead letter waits for Redis\"", 30000));
+  EG_IT_MUST(it, eg_it_proc_signal(st.redis.proc, SIGCONT));
+  assert_no_second_letter(it, &st, w2);
+  assert_int_equal(eg_it_proc_log_count(
+                       w2, "\"msg\":\"dead letter written without its Redis "
+                           "check\""),
+                   0);
+  stop_all_workers(it, &st);
+  eg_it_pass(it);
+}
+
+/* A letter written while Redis was down (after waiting for it in vain) has
+ * its record written once Redis is back, so a worker that never saw the
+ * letter still adds no second one. */
 static void test_letter_record_written_after_redis_outage(void **state) {
   eg_it_t *it = *state;
   eg_it_stack_t st;
@@ -387,9 +427,14 @@ static void test_letter_record_written_after_redis_outage(void **state) {
   snprintf(key, sizeof(key), "envgate:done:v1:letter/%s/-", d);
   EG_IT_MUST(it, eg_it_proc_signal(st.redis.proc, SIGSTOP));
   EG_IT_MUST(it, eg_it_stack_produce(it, &st, &missing, NULL, NULL));
+  /* The letter waits 30 s for Redis, then is written anyway. */
   EG_IT_MUST(it, eg_it_kafka_wait_count(it, st.db.bootstrap, "envgate.dlq", 1,
-                                        30000, &msgs));
+                                        90000, &msgs));
   eg_it_kafka_msgs_cleanup(&msgs);
+  assert_int_equal(eg_it_proc_log_count(
+                       w1, "\"msg\":\"dead letter written without its Redis "
+                           "check\""),
+                   1);
   EG_IT_MUST(it, eg_it_proc_signal(st.redis.proc, SIGCONT));
   /* The next events reach Redis again, and the missed record with them. */
   while (!redis_has(&st, key)) {
@@ -464,6 +509,8 @@ int main(void) {
                                       eg_it_setup, eg_it_teardown),
       cmocka_unit_test_setup_teardown(test_dead_letter_written_once,
                                       eg_it_setup, eg_it_teardown),
+      cmocka_unit_test_setup_teardown(test_letter_waits_for_redis, eg_it_setup,
+                                      eg_it_teardown),
       cmocka_unit_test_setup_teardown(
           test_letter_record_written_after_redis_outage, eg_it_setup,
           eg_it_teardown),
