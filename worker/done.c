@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define LOCAL_SLOTS 8192
+#define PENDING_MAX 4096      /* records Redis missed, kept to write later */
 #define TTL_SECONDS "2592000" /* 30 days */
 #define ID_MAX      1200
 
@@ -21,10 +22,17 @@ struct wrk_done_s {
   eg_redis_t *redis;
   pthread_mutex_t lock;
   struct slot slots[LOCAL_SLOTS]; /* direct-mapped by hash */
+  /* Records whose SET failed, oldest first, written as soon as Redis
+   * answers again: the local table dies with the process, and another
+   * worker must find the record (a dead letter has no other guard). */
+  struct slot pending[PENDING_MAX];
+  size_t npending;
 };
 
 static const char *canonical_state(const char *s) {
-  return strcmp(s, "approved") == 0 ? "approved" : "rejected";
+  return strcmp(s, "approved") == 0        ? "approved"
+         : strcmp(s, "dead-lettered") == 0 ? "dead-lettered"
+                                           : "rejected";
 }
 
 int wrk_done_new(eg_redis_t *redis, wrk_done_t **out) {
@@ -44,6 +52,8 @@ void wrk_done_free(wrk_done_t *dn) {
     return;
   for (size_t i = 0; i < LOCAL_SLOTS; i++)
     free(dn->slots[i].id);
+  for (size_t i = 0; i < dn->npending; i++)
+    free(dn->pending[i].id);
   pthread_mutex_destroy(&dn->lock);
   free(dn);
 }
@@ -96,6 +106,63 @@ static void redis_key(const char *id, char *out, size_t len) {
   snprintf(out, len, "envgate:done:v1:%s", id);
 }
 
+static int set_record(wrk_done_t *dn, const char *id, const char *state) {
+  char key[ID_MAX + 32];
+  const char *argv[5];
+  redisReply *reply = NULL;
+
+  redis_key(id, key, sizeof(key));
+  argv[0] = "SET";
+  argv[1] = key;
+  argv[2] = state;
+  argv[3] = "EX";
+  argv[4] = TTL_SECONDS;
+  if (command(dn, 5, argv, &reply) != EG_OK)
+    return EG_EUNAVAIL;
+  freeReplyObject(reply);
+  return EG_OK;
+}
+
+/* Keeps a record Redis missed; when full, the oldest is dropped. Takes
+ * ownership of id. */
+static void pending_push(wrk_done_t *dn, char *id, const char *state) {
+  pthread_mutex_lock(&dn->lock);
+  if (dn->npending == PENDING_MAX) {
+    free(dn->pending[0].id);
+    memmove(&dn->pending[0], &dn->pending[1],
+            (PENDING_MAX - 1) * sizeof(dn->pending[0]));
+    dn->npending--;
+  }
+  dn->pending[dn->npending].id = id;
+  dn->pending[dn->npending].state = state;
+  dn->npending++;
+  pthread_mutex_unlock(&dn->lock);
+}
+
+/* Redis answered: writes the records it missed, oldest first. Each is taken
+ * off the list by one thread only; on a failure the rest go back. */
+static void pending_flush(wrk_done_t *dn) {
+  for (;;) {
+    struct slot one = {NULL, NULL};
+
+    pthread_mutex_lock(&dn->lock);
+    if (dn->npending > 0) {
+      one = dn->pending[0];
+      memmove(&dn->pending[0], &dn->pending[1],
+              (dn->npending - 1) * sizeof(dn->pending[0]));
+      dn->npending--;
+    }
+    pthread_mutex_unlock(&dn->lock);
+    if (one.id == NULL)
+      return;
+    if (set_record(dn, one.id, one.state) != EG_OK) {
+      pending_push(dn, one.id, one.state);
+      return;
+    }
+    free(one.id);
+  }
+}
+
 bool wrk_done_check(wrk_done_t *dn,
                     const char *id,
                     const char **state,
@@ -121,6 +188,7 @@ bool wrk_done_check(wrk_done_t *dn,
     *redis_failed = true;
     return false;
   }
+  pending_flush(dn);
   if (reply->type == REDIS_REPLY_STRING) {
     const char *s = canonical_state(reply->str);
     found = true;
@@ -133,22 +201,18 @@ bool wrk_done_check(wrk_done_t *dn,
 }
 
 bool wrk_done_record(wrk_done_t *dn, const char *id, const char *state) {
-  char key[ID_MAX + 32];
-  const char *argv[5];
-  redisReply *reply = NULL;
   const char *s = canonical_state(state);
+  char *copy;
 
   local_put(dn, id, s);
   if (dn->redis == NULL)
     return true;
-  redis_key(id, key, sizeof(key));
-  argv[0] = "SET";
-  argv[1] = key;
-  argv[2] = s;
-  argv[3] = "EX";
-  argv[4] = TTL_SECONDS;
-  if (command(dn, 5, argv, &reply) != EG_OK)
+  if (set_record(dn, id, s) != EG_OK) {
+    copy = strdup(id);
+    if (copy != NULL)
+      pending_push(dn, copy, s);
     return false;
-  freeReplyObject(reply);
+  }
+  pending_flush(dn);
   return true;
 }

@@ -1,4 +1,5 @@
-/* The idempotency record: which gate requests already got their review.
+/* The idempotency record: which gate requests already got their review,
+ * and which deliveries already have their dead letter.
  * Kept in Redis (shared by every worker, 30 days: GitHub's longest wait for
  * a gate) and in a small in-process table that also covers a Redis outage. */
 #ifndef WRK_DONE_H
@@ -21,8 +22,10 @@ bool wrk_done_check(wrk_done_t *dn,
                     const char **state,
                     bool *redis_failed);
 
-/* Records id with state ("approved" or "rejected"). @returns false when
- * Redis failed (the local record is kept anyway). */
+/* Records id with state ("approved" or "rejected" for a gate's review,
+ * "dead-lettered" for a letter). @returns false when Redis failed: the
+ * local record is kept anyway, and the Redis one is written as soon as
+ * Redis answers again (up to 4096 such records, oldest dropped first). */
 bool wrk_done_record(wrk_done_t *dn, const char *id, const char *state);
 
 #endif /* WRK_DONE_H */

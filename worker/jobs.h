@@ -14,6 +14,8 @@ typedef struct wrk_job_s {
   uint64_t due_ms;         /* CLOCK_MONOTONIC ms; 0 = now */
   char key[1100];          /* the Kafka key (gate) */
   unsigned attempt;        /* 1 for a first delivery */
+  uint64_t letter_wait_ms; /* CLOCK_MONOTONIC ms its dead letter began to
+                              wait for Redis; 0 = not waiting */
   /* queue internals */
   uint64_t seq;
   bool delayed; /* counted in the queue's delayed jobs */

@@ -27,9 +27,10 @@
 #define MAX_CALLS     16
 #define INPLACE_TRIES 3 /* one call, retried where it failed */
 #define INPLACE_MAX_DELAY_MS                                                   \
-  2000                        /* longer waits go through the retry topic       \
-                               */
-#define REQUEUE_DELAY_MS 2000 /* Kafka could not take an outcome */
+  2000                         /* longer waits go through the retry topic      \
+                                */
+#define REQUEUE_DELAY_MS 2000  /* Kafka could not take an outcome */
+#define LETTER_WAIT_MS   30000 /* a dead letter waits this long for Redis */
 
 enum fate { F_REVIEWED, F_DUPLICATE, F_RETRY, F_DEAD, F_REQUEUE };
 
@@ -556,12 +557,45 @@ static void run_event(struct ev_run *r, struct outcome *out) {
   eg_decision_free(dec);
 }
 
+/* The idempotency id of a dead letter: one per delivery and redrive, so
+ * that another copy of an event that was already dead-lettered adds no
+ * second letter. Copies come from GitHub's redeliveries and from Kafka,
+ * which after a crash delivers again the finished events above a
+ * partition's committed offset. Only events that passed check_event() have
+ * an id: a delivery id in an unverified event could be anyone's.
+ * @returns false when there is none. */
+static bool letter_id(const struct ev_run *r, char *out, size_t len) {
+  char source[256];
+
+  if (r->done_id[0] == '\0')
+    return false;
+  if (eg_kafka_header(r->job->msg, "envgate-redrive-source", source,
+                      sizeof(source)) != EG_OK)
+    snprintf(source, sizeof(source), "-");
+  snprintf(out, len, "letter/%s/%s", r->delivery, source);
+  return true;
+}
+
+/* A letter whose record cannot be looked up waits for Redis (its event is
+ * tried again shortly) so that a copy another worker dead-lettered before
+ * adds no second letter; after LETTER_WAIT_MS it is written anyway: a lost
+ * letter would be worse than a second one. @returns true to wait. */
+static bool letter_waits(wrk_job_t *job) {
+  uint64_t now = eg_time_mono_ms();
+
+  if (job->letter_wait_ms == 0)
+    job->letter_wait_ms = now;
+  return now - job->letter_wait_ms < LETTER_WAIT_MS;
+}
+
 /* Makes the outcome durable. @returns true when the offset may be
  * finished. */
 static bool settle(struct ev_run *r, struct outcome *out) {
   wrk_ctx_t *ctx = r->ctx;
   const rd_kafka_message_t *msg = r->job->msg;
   const char *what = "reviewed";
+  char letter[sizeof(r->done_id) + 300];
+  bool has_letter_id, redis_failed = false;
   int rc = EG_OK;
 
   switch (out->fate) {
@@ -589,12 +623,36 @@ static bool settle(struct ev_run *r, struct outcome *out) {
     break;
   case F_DEAD:
     what = "dead_letter";
+    has_letter_id = letter_id(r, letter, sizeof(letter));
+    if (has_letter_id &&
+        wrk_done_check(ctx->done, letter, NULL, &redis_failed)) {
+      what = "duplicate";
+      eg_log(EG_LOG_INFO, "dead letter already written",
+             EG_LSTR("delivery", r->delivery), EG_LSTR("class", out->dlq_class),
+             EG_LSTR("error", out->error));
+      break;
+    }
+    if (redis_failed) {
+      eg_metric_inc(ctx->m.redis_errors, NULL);
+      if (letter_waits(r->job)) {
+        eg_log(EG_LOG_WARN, "dead letter waits for Redis",
+               EG_LSTR("delivery", r->delivery),
+               EG_LSTR("class", out->dlq_class));
+        return false;
+      }
+      eg_log(EG_LOG_WARN, "dead letter written without its Redis check",
+             EG_LSTR("delivery", r->delivery),
+             EG_LSTR("class", out->dlq_class));
+    }
     rc = wrk_outcome_dead_letter(ctx->outcome, msg, out->dlq_class, out->error,
                                  r->job->attempt, out->last_status);
     eg_log(EG_LOG_ERROR, "dead-lettered", EG_LSTR("delivery", r->delivery),
            EG_LSTR("class", out->dlq_class), EG_LSTR("error", out->error),
            EG_LINT("attempts", r->job->attempt),
            EG_LINT("last_status", out->last_status));
+    if (rc == EG_OK && has_letter_id &&
+        !wrk_done_record(ctx->done, letter, "dead-lettered"))
+      eg_metric_inc(ctx->m.redis_errors, NULL);
     break;
   case F_REQUEUE:
     return false;
@@ -623,8 +681,9 @@ void wrk_process(wrk_ctx_t *ctx, wrk_job_t *job) {
     wrk_job_free(job);
     return;
   }
-  /* Nothing durable (Kafka refused the outcome): keep the offset open and
-   * try the event again shortly; it is never lost. */
+  /* Nothing durable (Kafka refused the outcome, or a dead letter waits for
+   * Redis): keep the offset open and try the event again shortly; it is
+   * never lost. */
   eg_log(EG_LOG_WARN, "event requeued", EG_LSTR("delivery", r.delivery),
          EG_LSTR("error", out.error));
   wrk_jobs_done(ctx->jobs, job);

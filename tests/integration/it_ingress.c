@@ -2,6 +2,7 @@
  * bytes and headers in Kafka, secret rotation, Kafka outages, slow clients
  * and SIGTERM under load. */
 #include "harness/harness.h"
+#include "harness/stack.h"
 
 #include "eg/error.h"
 #include "eg/signature.h"

@@ -1,6 +1,6 @@
 /* envgate-worker under faults, asserting on what ghsim saw: GitHub errors
  * retried in place or through envgate.retry, Retry-After honoured,
- * permanent errors dead-lettered without holding up other events, and
+ * permanent errors dead-lettered (once) without holding up other events, and
  * kill -9, Redis and broker outages and rebalances ending with exactly one
  * review per gate request. */
 #include "harness/harness.h"
@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include <cmocka.h>
+#include <hiredis/hiredis.h>
 
 static const char *header(const eg_it_kafka_msg_t *m, const char *name) {
   const eg_it_kafka_header_t *h = eg_it_kafka_msg_header(m, name);
@@ -276,6 +277,183 @@ static void test_flaky_github_dead_letters_nothing(void **state) {
   eg_it_pass(it);
 }
 
+/* Waits until worker w has finished another copy of the one dead-lettered
+ * delivery, and checks that the copy added no second letter. */
+static void
+assert_no_second_letter(eg_it_t *it, eg_it_stack_t *st, eg_it_proc_t *w) {
+  long long deadline = eg_it_now_ms() + eg_it_timeout_ms(30000);
+  eg_it_kafka_msgs_t msgs;
+
+  for (;;) {
+    bool skipped =
+        eg_it_proc_log_count(w, "\"msg\":\"dead letter already written\"") > 0;
+    EG_IT_MUST(it, eg_it_kafka_consume_all(it, st->db.bootstrap, "envgate.dlq",
+                                           10000, &msgs));
+    if (skipped || msgs.n > 1)
+      break;
+    eg_it_kafka_msgs_cleanup(&msgs);
+    if (eg_it_now_ms() > deadline)
+      fail_msg("the copy was not finished");
+    eg_it_sleep_ms(200);
+  }
+  assert_int_equal(msgs.n, 1);
+  eg_it_kafka_msgs_cleanup(&msgs);
+}
+
+/* A verified event is dead-lettered once: another copy of its delivery
+ * (GitHub's redelivery, or Kafka's after a crash) adds no second letter,
+ * even on another worker; a redriven copy that fails again gets its own. */
+static void test_dead_letter_written_once(void **state) {
+  eg_it_t *it = *state;
+  eg_it_stack_t st;
+  const char *scenario = NULL;
+  char d[40], brokers[512];
+  eg_it_gate_t missing;
+  eg_it_kafka_msgs_t msgs;
+  eg_it_proc_t *w1 = NULL, *w2 = NULL;
+  const char *argv[] = {"envgate-redrive", "--apply", NULL};
+  const char *renv[] = {brokers, NULL};
+  eg_it_spawn_opts_t o = {.name = "redrive", .argv = argv, .env = renv};
+  int status = -1;
+
+  EG_IT_MUST(it, eg_it_scenario_many(it, 1, 0, &scenario));
+  EG_IT_MUST(it, eg_it_stack_start(it, scenario, &st));
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, NULL, &w1));
+  missing = eg_it_many_gate(500, 9, d);
+  EG_IT_MUST(it, eg_it_stack_produce(it, &st, &missing, NULL, NULL));
+  EG_IT_MUST(it, eg_it_kafka_wait_count(it, st.db.bootstrap, "envgate.dlq", 1,
+                                        30000, &msgs));
+  eg_it_kafka_msgs_cleanup(&msgs);
+  /* The same delivery again, to a worker that never saw it: the record in
+   * Redis stops the second letter. */
+  EG_IT_MUST(it, eg_it_proc_stop(w1, 30000, &status));
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, NULL, &w2));
+  EG_IT_MUST(it, eg_it_stack_produce(it, &st, &missing, NULL, NULL));
+  assert_no_second_letter(it, &st, w2);
+  /* Redriven, the run is still unknown: a new letter for the new attempt. */
+  snprintf(brokers, sizeof(brokers), "ENVGATE_KAFKA_BROKERS=%s",
+           st.db.bootstrap);
+  EG_IT_MUST(it, eg_it_run(it, &o, 60000, &status, NULL));
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  EG_IT_MUST(it, eg_it_kafka_wait_count(it, st.db.bootstrap, "envgate.dlq", 2,
+                                        30000, &msgs));
+  assert_int_equal(msgs.n, 2);
+  for (size_t i = 0; i < msgs.n; i++) {
+    assert_string_equal(header(&msgs.v[i], "github-delivery"), d);
+    assert_string_equal(header(&msgs.v[i], "envgate-error-class"), "permanent");
+  }
+  eg_it_kafka_msgs_cleanup(&msgs);
+  assert_int_equal(eg_it_ghsim_reviews_ok(it, &st), 0);
+  stop_all_workers(it, &st);
+  eg_it_pass(it);
+}
+
+/* True when Redis holds key. */
+static bool redis_has(const eg_it_stack_t *st, const char *key) {
+  redisContext *rc = redisConnect("127.0.0.1", st->redis.port);
+  redisReply *reply = NULL;
+  bool found = false;
+
+  if (rc != NULL && rc->err == 0)
+    reply = redisCommand(rc, "EXISTS %s", key);
+  if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+    found = reply->integer == 1;
+  freeReplyObject(reply);
+  redisFree(rc);
+  return found;
+}
+
+/* A copy of a dead-lettered delivery that cannot look up the letter's
+ * record waits for Redis instead of writing a second letter (the chaos
+ * run: a killed worker's finished events redelivered while Redis is
+ * down). */
+static void test_letter_waits_for_redis(void **state) {
+  eg_it_t *it = *state;
+  eg_it_stack_t st;
+  const char *scenario = NULL;
+  char d[40];
+  eg_it_gate_t missing;
+  eg_it_kafka_msgs_t msgs;
+  eg_it_proc_t *w1 = NULL, *w2 = NULL;
+  int status = -1;
+
+  EG_IT_MUST(it, eg_it_scenario_many(it, 1, 0, &scenario));
+  EG_IT_MUST(it, eg_it_stack_start(it, scenario, &st));
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, NULL, &w1));
+  missing = eg_it_many_gate(500, 11, d);
+  EG_IT_MUST(it, eg_it_stack_produce(it, &st, &missing, NULL, NULL));
+  EG_IT_MUST(it, eg_it_kafka_wait_count(it, st.db.bootstrap, "envgate.dlq", 1,
+                                        30000, &msgs));
+  eg_it_kafka_msgs_cleanup(&msgs);
+  EG_IT_MUST(it, eg_it_proc_stop(w1, 30000, &status));
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  EG_IT_MUST(it, eg_it_proc_signal(st.redis.proc, SIGSTOP));
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, NULL, &w2));
+  EG_IT_MUST(it, eg_it_stack_produce(it, &st, &missing, NULL, NULL));
+  EG_IT_MUST(it, eg_it_proc_wait_log(
+                     w2, "\"msg\":\"dead letter waits for Redis\"", 30000));
+  EG_IT_MUST(it, eg_it_proc_signal(st.redis.proc, SIGCONT));
+  assert_no_second_letter(it, &st, w2);
+  assert_int_equal(eg_it_proc_log_count(
+                       w2, "\"msg\":\"dead letter written without its Redis "
+                           "check\""),
+                   0);
+  stop_all_workers(it, &st);
+  eg_it_pass(it);
+}
+
+/* A letter written while Redis was down (after waiting for it in vain) has
+ * its record written once Redis is back, so a worker that never saw the
+ * letter still adds no second one. */
+static void test_letter_record_written_after_redis_outage(void **state) {
+  eg_it_t *it = *state;
+  eg_it_stack_t st;
+  const char *scenario = NULL;
+  char d[40], key[128];
+  eg_it_gate_t missing;
+  eg_it_kafka_msgs_t msgs;
+  eg_it_proc_t *w1 = NULL, *w2 = NULL;
+  int status = -1;
+  size_t run = 0;
+
+  EG_IT_MUST(it, eg_it_scenario_many(it, 10, 0, &scenario));
+  EG_IT_MUST(it, eg_it_stack_start(it, scenario, &st));
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, NULL, &w1));
+  missing = eg_it_many_gate(500, 10, d);
+  snprintf(key, sizeof(key), "envgate:done:v1:letter/%s/-", d);
+  EG_IT_MUST(it, eg_it_proc_signal(st.redis.proc, SIGSTOP));
+  EG_IT_MUST(it, eg_it_stack_produce(it, &st, &missing, NULL, NULL));
+  /* The letter waits 30 s for Redis, then is written anyway. */
+  EG_IT_MUST(it, eg_it_kafka_wait_count(it, st.db.bootstrap, "envgate.dlq", 1,
+                                        90000, &msgs));
+  eg_it_kafka_msgs_cleanup(&msgs);
+  assert_int_equal(eg_it_proc_log_count(
+                       w1, "\"msg\":\"dead letter written without its Redis "
+                           "check\""),
+                   1);
+  EG_IT_MUST(it, eg_it_proc_signal(st.redis.proc, SIGCONT));
+  /* The next events reach Redis again, and the missed record with them. */
+  while (!redis_has(&st, key)) {
+    if (run == 10)
+      fail_msg("%s not in Redis after %zu more events", key, run);
+    produce_range(it, &st, run, run + 1, 10);
+    run++;
+    EG_IT_MUST(it, eg_it_wait_reviews(it, &st, run, 30000));
+  }
+  EG_IT_MUST(it, eg_it_proc_stop(w1, 30000, &status));
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, NULL, &w2));
+  EG_IT_MUST(it, eg_it_stack_produce(it, &st, &missing, NULL, NULL));
+  assert_no_second_letter(it, &st, w2);
+  stop_all_workers(it, &st);
+  eg_it_pass(it);
+}
+
 /* A dead letter, once the cause is gone, is redriven and reviewed once. */
 static void test_redriven_dead_letter_gets_reviewed(void **state) {
   eg_it_t *it = *state;
@@ -329,6 +507,13 @@ int main(void) {
                                       eg_it_setup, eg_it_teardown),
       cmocka_unit_test_setup_teardown(test_flaky_github_dead_letters_nothing,
                                       eg_it_setup, eg_it_teardown),
+      cmocka_unit_test_setup_teardown(test_dead_letter_written_once,
+                                      eg_it_setup, eg_it_teardown),
+      cmocka_unit_test_setup_teardown(test_letter_waits_for_redis, eg_it_setup,
+                                      eg_it_teardown),
+      cmocka_unit_test_setup_teardown(
+          test_letter_record_written_after_redis_outage, eg_it_setup,
+          eg_it_teardown),
       cmocka_unit_test_setup_teardown(test_redriven_dead_letter_gets_reviewed,
                                       eg_it_setup, eg_it_teardown),
       cmocka_unit_test_setup_teardown(

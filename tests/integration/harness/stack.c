@@ -92,6 +92,23 @@ int eg_it_stack_start(eg_it_t *it, const char *scenario, eg_it_stack_t *st) {
   return rc;
 }
 
+/* Sets entry ("NAME=value") in env (n used of cap, one kept for the NULL):
+ * it replaces an entry for the same name, so that a test's variable wins
+ * over a default (the child would see the first of two). */
+static void
+set_env(const char **env, size_t *n, size_t cap, const char *entry) {
+  size_t len = strcspn(entry, "=");
+
+  for (size_t i = 0; i < *n; i++) {
+    if (strncmp(env[i], entry, len) == 0 && env[i][len] == '=') {
+      env[i] = entry;
+      return;
+    }
+  }
+  if (*n + 1 < cap)
+    env[(*n)++] = entry;
+}
+
 int eg_it_stack_worker(eg_it_t *it,
                        eg_it_stack_t *st,
                        const char *const *extra_env,
@@ -127,10 +144,10 @@ int eg_it_stack_worker(eg_it_t *it,
            st->secret_file);
   snprintf(kconf, sizeof(kconf), "ENVGATE_KAFKA_CONFIG_FILE=%s",
            st->kafka_conf);
-  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && n < 31; i++)
-    env[n++] = extra_env[i];
+  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
+    set_env(env, &n, sizeof(env) / sizeof(env[0]), extra_env[i]);
   env[n] = NULL;
-  snprintf(name, sizeof(name), "worker%zu", st->nworkers + 1);
+  snprintf(name, sizeof(name), "worker%zu", st->nstarted + 1);
   o.name = name;
   o.argv = argv;
   o.env = env;
@@ -139,6 +156,7 @@ int eg_it_stack_worker(eg_it_t *it,
   if (rc != EG_OK)
     return rc;
   st->workers[st->nworkers++] = p;
+  st->nstarted++;
   if (out != NULL)
     *out = p;
   return EG_OK;
@@ -147,11 +165,15 @@ int eg_it_stack_worker(eg_it_t *it,
 int eg_it_stack_ingress(eg_it_t *it,
                         eg_it_stack_t *st,
                         const char *const *extra_env) {
-  char brokers[512], api[200], secret[600];
+  char brokers[512], api[200], secret[600], kconf[600];
   const char *argv[] = {"envgate-ingress", NULL};
-  const char *env[32] = {brokers, api, secret, "ENVGATE_LISTEN=127.0.0.1:0",
+  const char *env[32] = {brokers,
+                         api,
+                         secret,
+                         kconf,
+                         "ENVGATE_LISTEN=127.0.0.1:0",
                          "ENVGATE_LOG_LEVEL=debug"};
-  size_t n = 5;
+  size_t n = 6;
   eg_it_spawn_opts_t o = {.name = "ingress",
                           .argv = argv,
                           .env = env,
@@ -163,8 +185,10 @@ int eg_it_stack_ingress(eg_it_t *it,
   snprintf(api, sizeof(api), "ENVGATE_GITHUB_API_URL=%s", st->ghsim_url);
   snprintf(secret, sizeof(secret), "ENVGATE_WEBHOOK_SECRET_FILE=%s",
            st->secret_file);
-  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL && n < 31; i++)
-    env[n++] = extra_env[i];
+  snprintf(kconf, sizeof(kconf), "ENVGATE_KAFKA_CONFIG_FILE=%s",
+           st->kafka_conf);
+  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
+    set_env(env, &n, sizeof(env) / sizeof(env[0]), extra_env[i]);
   env[n] = NULL;
   rc = eg_it_spawn(it, &o, &st->ingress);
   if (rc != EG_OK)

@@ -24,11 +24,12 @@ typedef struct eg_it_stack_s {
   const char *pub_file; /* its public key, given to ghsim */
   const char *policy_file;
   const char *secret_file;
-  const char *kafka_conf; /* test-friendly librdkafka settings */
-  eg_it_proc_t *workers[8];
+  const char *kafka_conf;   /* test-friendly librdkafka settings */
+  eg_it_proc_t *workers[8]; /* the test may drop ended ones */
   size_t nworkers;
   eg_it_proc_t *ingress;
   char ingress_url[64]; /* http://127.0.0.1:PORT */
+  size_t nstarted; /* workers started in all: names worker1, worker2, ... */
 } eg_it_stack_t;
 
 /* Starts devbroker, redis and ghsim with scenario (a path; NULL: the demo
@@ -45,8 +46,9 @@ int eg_it_stack_worker(eg_it_t *it,
 
 /* Starts envgate-ingress against the stack (its devbroker, its webhook
  * secret, ghsim as the API of the callback URLs) on a port it picks, and
- * sets st->ingress and st->ingress_url; extra_env (NULL-terminated, may be
- * NULL) adds or overrides variables. */
+ * sets st->ingress and st->ingress_url (a restart replaces them); it logs
+ * at debug and uses the stack's test-friendly Kafka settings. extra_env
+ * (NULL-terminated, may be NULL) adds or overrides variables. */
 int eg_it_stack_ingress(eg_it_t *it,
                         eg_it_stack_t *st,
                         const char *const *extra_env);
