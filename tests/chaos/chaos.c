@@ -219,11 +219,6 @@ static void set_worker_env(struct chaos *c) {
 
 /* ---- Waiting for the outcome ---- */
 
-static const char *header(const eg_it_kafka_msg_t *m, const char *name) {
-  const eg_it_kafka_header_t *h = eg_it_kafka_msg_header(m, name);
-  return h != NULL && h->value != NULL ? h->value : "";
-}
-
 /* Distinct deliveries with a dead letter so far. */
 static size_t dead_lettered_now(struct chaos *c) {
   eg_it_kafka_msgs_t msgs;
@@ -236,7 +231,8 @@ static size_t dead_lettered_now(struct chaos *c) {
   seen = calloc(c->nreq, 1);
   assert_non_null(seen);
   for (size_t i = 0; i < msgs.n; i++) {
-    size_t o = origin_of(c, header(&msgs.v[i], "github-delivery"));
+    size_t o =
+        origin_of(c, eg_it_kafka_header_str(&msgs.v[i], "github-delivery"));
     if (o != SIZE_MAX && !seen[o]) {
       seen[o] = 1;
       n++;
@@ -378,7 +374,8 @@ static void read_events(struct chaos *c, struct tally *t) {
                                             "envgate.events", 60000, &msgs));
   t->in_events_total = msgs.n;
   for (size_t i = 0; i < msgs.n; i++) {
-    size_t o = origin_of(c, header(&msgs.v[i], "github-delivery"));
+    size_t o =
+        origin_of(c, eg_it_kafka_header_str(&msgs.v[i], "github-delivery"));
     if (o != SIZE_MAX)
       c->slots[o].in_events = true;
   }
@@ -393,8 +390,8 @@ static void read_letters(struct chaos *c, struct tally *t) {
   t->letters = msgs.n;
   for (size_t i = 0; i < msgs.n; i++) {
     const eg_it_kafka_msg_t *m = &msgs.v[i];
-    size_t o = origin_of(c, header(m, "github-delivery"));
-    const char *cls = header(m, "envgate-error-class");
+    size_t o = origin_of(c, eg_it_kafka_header_str(m, "github-delivery"));
+    const char *cls = eg_it_kafka_header_str(m, "envgate-error-class");
     struct slot *s;
 
     if (strcmp(cls, "permanent") == 0)
@@ -409,9 +406,10 @@ static void read_letters(struct chaos *c, struct tally *t) {
     s->letters++;
     snprintf(s->letter_class, sizeof(s->letter_class), "%s", cls);
     /* A reason: the class, the error and GitHub's last status. */
-    s->letter_ok = strcmp(cls, "permanent") == 0 &&
-                   header(m, "envgate-error")[0] != '\0' &&
-                   strcmp(header(m, "envgate-last-status"), "404") == 0;
+    s->letter_ok =
+        strcmp(cls, "permanent") == 0 &&
+        eg_it_kafka_header_str(m, "envgate-error")[0] != '\0' &&
+        strcmp(eg_it_kafka_header_str(m, "envgate-last-status"), "404") == 0;
   }
   eg_it_kafka_msgs_cleanup(&msgs);
 }

@@ -317,8 +317,9 @@ int eg_it_kafka_consume_all(eg_it_t *it,
                             int timeout_ms,
                             eg_it_kafka_msgs_t *out);
 
-/* Repeats eg_it_kafka_consume_all() until topic holds at least min
- * messages or timeout_ms (scaled) passes.
+/* eg_it_kafka_consume_all() that also waits, with the same consumer, until
+ * topic exists and holds at least min messages, or timeout_ms (scaled)
+ * passes.
  * @returns EG_OK with *out filled, or EG_ETIMEDOUT (with the count seen in
  * eg_it_errmsg). */
 int eg_it_kafka_wait_count(eg_it_t *it,
@@ -334,6 +335,10 @@ void eg_it_kafka_msgs_cleanup(eg_it_kafka_msgs_t *msgs);
 /* The last header called name (exact case), or NULL. Owned by m. */
 const eg_it_kafka_header_t *eg_it_kafka_msg_header(const eg_it_kafka_msg_t *m,
                                                    const char *name);
+
+/* The value of header name as a string, "" when m has no such header. */
+const char *eg_it_kafka_header_str(const eg_it_kafka_msg_t *m,
+                                   const char *name);
 
 typedef struct eg_it_kafka_rec_s {
   const char *key;   /* NULL for a null key */

@@ -206,11 +206,12 @@ static int partition_count(eg_it_t *it,
 }
 
 /* Polls rk until every partition reported end-of-partition since its last
- * message. */
+ * message and at least min messages were read. */
 static int read_to_end(eg_it_t *it,
                        rd_kafka_t *rk,
                        const char *topic,
                        int npart,
+                       size_t min,
                        long long deadline,
                        eg_it_kafka_msgs_t *out) {
   bool *at_end = calloc((size_t)npart, sizeof(*at_end));
@@ -220,14 +221,19 @@ static int read_to_end(eg_it_t *it,
 
   if (at_end == NULL)
     return it_fail(it, EG_ENOMEM, "out of memory");
-  while (ended < npart) {
+  while (ended < npart || out->n < min) {
     rd_kafka_message_t *rkm;
 
     if (eg_it_now_ms() >= deadline) {
-      rc = it_fail(it, EG_ETIMEDOUT,
-                   "reading %s: %d of %d partitions read to the end, %zu "
-                   "messages so far",
-                   topic, ended, npart, out->n);
+      if (out->n < min)
+        rc = it_fail(it, EG_ETIMEDOUT,
+                     "%s holds %zu messages, expected at least %zu", topic,
+                     out->n, min);
+      else
+        rc = it_fail(it, EG_ETIMEDOUT,
+                     "reading %s: %d of %d partitions read to the end, %zu "
+                     "messages so far",
+                     topic, ended, npart, out->n);
       break;
     }
     rkm = rd_kafka_consumer_poll(rk, 100);
@@ -276,10 +282,16 @@ static int read_to_end(eg_it_t *it,
   return rc;
 }
 
-/* eg_it_kafka_consume_all() with an absolute deadline. */
+/* Reads topic from the beginning with one consumer until every partition is
+ * read to its end and at least min messages were seen, or deadline. With
+ * wait_topic a topic that does not exist yet is waited for. One consumer per
+ * call: librdkafka 2.0.2 can abort when short-lived consumers are destroyed
+ * in quick succession (librdkafka #3608), so waits do not open one per try. */
 static int consume_until(eg_it_t *it,
                          const char *bootstrap,
                          const char *topic,
+                         size_t min,
+                         bool wait_topic,
                          long long deadline,
                          eg_it_kafka_msgs_t *out) {
   static const char *const settings[] = {
@@ -314,7 +326,9 @@ static int consume_until(eg_it_t *it,
   rc = new_client(it, RD_KAFKA_CONSUMER, bootstrap, settings, conf, &logf, &rk);
   if (rc != EG_OK)
     return rc;
-  rc = partition_count(it, rk, topic, deadline, &npart);
+  while ((rc = partition_count(it, rk, topic, deadline, &npart)) == EG_ENOENT &&
+         wait_topic && eg_it_now_ms() < deadline)
+    eg_it_sleep_ms(200);
   if (rc == EG_OK) {
     parts = rd_kafka_topic_partition_list_new(npart);
     for (int p = 0; p < npart; p++)
@@ -326,7 +340,7 @@ static int consume_until(eg_it_t *it,
                    rd_kafka_err2str(err));
   }
   if (rc == EG_OK)
-    rc = read_to_end(it, rk, topic, npart, deadline, out);
+    rc = read_to_end(it, rk, topic, npart, min, deadline, out);
   if (parts != NULL)
     rd_kafka_topic_partition_list_destroy(parts);
   rd_kafka_consumer_close(rk);
@@ -346,7 +360,7 @@ int eg_it_kafka_consume_all(eg_it_t *it,
                             const char *topic,
                             int timeout_ms,
                             eg_it_kafka_msgs_t *out) {
-  return consume_until(it, bootstrap, topic,
+  return consume_until(it, bootstrap, topic, 0, false,
                        eg_it_now_ms() + eg_it_timeout_ms(timeout_ms), out);
 }
 
@@ -356,31 +370,10 @@ int eg_it_kafka_wait_count(eg_it_t *it,
                            size_t min,
                            int timeout_ms,
                            eg_it_kafka_msgs_t *out) {
-  int timeout = eg_it_timeout_ms(timeout_ms);
-  long long deadline = eg_it_now_ms() + timeout;
-  size_t seen = 0;
-
   if (out == NULL)
     return it_fail(it, EG_EINVAL, "eg_it_kafka_wait_count: no output");
-  for (;;) {
-    int rc;
-
-    if (eg_it_now_ms() >= deadline)
-      return it_fail(it, EG_ETIMEDOUT,
-                     "%s holds %zu messages after %d ms, expected at least "
-                     "%zu",
-                     topic, seen, timeout, min);
-    rc = consume_until(it, bootstrap, topic, deadline, out);
-    if (rc == EG_OK) {
-      seen = out->n;
-      if (out->n >= min)
-        return EG_OK;
-      eg_it_kafka_msgs_cleanup(out);
-    } else if (rc != EG_ETIMEDOUT && rc != EG_ENOENT) {
-      return rc;
-    }
-    eg_it_sleep_ms(200);
-  }
+  return consume_until(it, bootstrap, topic, min, true,
+                       eg_it_now_ms() + eg_it_timeout_ms(timeout_ms), out);
 }
 
 const eg_it_kafka_header_t *eg_it_kafka_msg_header(const eg_it_kafka_msg_t *m,
@@ -393,6 +386,12 @@ const eg_it_kafka_header_t *eg_it_kafka_msg_header(const eg_it_kafka_msg_t *m,
     if (strcmp(m->headers[i].name, name) == 0)
       found = &m->headers[i];
   return found;
+}
+
+const char *eg_it_kafka_header_str(const eg_it_kafka_msg_t *m,
+                                   const char *name) {
+  const eg_it_kafka_header_t *h = eg_it_kafka_msg_header(m, name);
+  return h != NULL && h->value != NULL ? h->value : "";
 }
 
 /* ---- produce ---- */

@@ -1,5 +1,6 @@
 /* The envgate stack for integration tests. */
 #include "stack.h"
+#include "internal.h"
 
 #include "eg/error.h"
 #include "eg/signature.h"
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static const char default_policy[] =
     "{\"allowed_ref\": \"refs/heads/main\",\n"
@@ -615,5 +617,61 @@ int eg_it_ghsim_review_counts(eg_it_t *it,
       (*others)++;
   }
   json_decref(sim);
+  return EG_OK;
+}
+
+int eg_it_stack_produce_range(
+    eg_it_t *it, eg_it_stack_t *st, size_t from, size_t to, unsigned salt) {
+  size_t n = to > from ? to - from : 0;
+  eg_it_gate_t *gates = calloc(n > 0 ? n : 1, sizeof(*gates));
+  char(*deliveries)[40] = calloc(n > 0 ? n : 1, sizeof(*deliveries));
+  int rc;
+
+  if (gates == NULL || deliveries == NULL) {
+    rc = it_fail(it, EG_ENOMEM, "out of memory");
+  } else {
+    for (size_t k = 0; k < n; k++)
+      gates[k] = eg_it_many_gate(from + k, salt, deliveries[k]);
+    rc = eg_it_stack_produce_many(it, st, gates, n);
+  }
+  free(gates);
+  free(deliveries);
+  return rc;
+}
+
+int eg_it_check_one_review_each(eg_it_t *it,
+                                const eg_it_stack_t *st,
+                                size_t nruns) {
+  unsigned *counts = calloc(nruns > 0 ? nruns : 1, sizeof(*counts));
+  size_t others = 0;
+  int rc;
+
+  if (counts == NULL)
+    return it_fail(it, EG_ENOMEM, "out of memory");
+  rc = eg_it_ghsim_review_counts(it, st, nruns, counts, &others);
+  for (size_t i = 0; rc == EG_OK && i < nruns; i++)
+    if (counts[i] != 1)
+      rc = it_fail(it, EG_EINVAL, "run %zu has %u accepted reviews", i,
+                   counts[i]);
+  if (rc == EG_OK && others != 0)
+    rc = it_fail(it, EG_EINVAL, "%zu accepted reviews of other runs", others);
+  free(counts);
+  return rc;
+}
+
+int eg_it_stack_stop_workers(eg_it_t *it, eg_it_stack_t *st) {
+  for (size_t i = 0; i < st->nworkers; i++) {
+    int status = -1;
+    int rc;
+
+    if (!eg_it_proc_is_running(st->workers[i]))
+      continue;
+    rc = eg_it_proc_stop(st->workers[i], 30000, &status);
+    if (rc != EG_OK)
+      return rc;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+      return it_fail(it, EG_EIO, "worker %zu ended with wait status %d", i,
+                     status);
+  }
   return EG_OK;
 }

@@ -137,6 +137,22 @@ int eg_it_ghsim_review_counts(eg_it_t *it,
                               unsigned *counts,
                               size_t *others);
 
+/* Produces the gate requests for runs [from, to) of eg_it_scenario_many()
+ * with the given delivery salt. */
+int eg_it_stack_produce_range(
+    eg_it_t *it, eg_it_stack_t *st, size_t from, size_t to, unsigned salt);
+
+/* EG_OK when each of runs 0..nruns-1 of eg_it_scenario_many() got exactly
+ * one accepted review and no other run got any; otherwise an error naming
+ * the first run that did not. */
+int eg_it_check_one_review_each(eg_it_t *it,
+                                const eg_it_stack_t *st,
+                                size_t nruns);
+
+/* SIGTERMs every worker still running and waits for it. @returns EG_OK when
+ * each exited 0. */
+int eg_it_stack_stop_workers(eg_it_t *it, eg_it_stack_t *st);
+
 /* Counts occurrences of the webhook secret, the App private key and every
  * token ghsim issued in every log file of the scratch directory and in every
  * record (key, value, headers) of the four topics. */
