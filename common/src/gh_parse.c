@@ -1,104 +1,131 @@
-/* GitHub REST response parsers (jansson) and the Actions job URL parser. */
+/* GitHub REST response parsers (simdjson, through json_dom) and the Actions
+ * job URL parser. */
 #include "eg/gh_parse.h"
 #include "eg/error.h"
 #include "eg/parse.h"
 #include "eg/timeutil.h"
 #include "internal.h"
+#include "json_dom.h"
 
-#include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* Parses body; maps jansson's failures onto EG_EPARSE (damaged bytes) and
- * EG_EINVAL (well-formed but unusable). */
+/* What one parser extracts from the document's root into out. */
+typedef int (*extract_fn)(eg__jv_t root,
+                          void *out,
+                          const char *what,
+                          char *errbuf,
+                          size_t errbuf_len);
+
+struct extraction {
+  extract_fn fn;
+  void *out;
+  const char *what;
+  char *errbuf;
+  size_t errbuf_len;
+};
+
+static int run_extraction(eg__jv_t root, void *ctx) {
+  struct extraction *x = ctx;
+  return x->fn(root, x->out, x->what, x->errbuf, x->errbuf_len);
+}
+
+/* Parses body and runs fn on it. Malformed bytes are EG_EPARSE (damage in
+ * transit, worth a retry); fn's EG_EINVAL means well-formed but unusable. */
 static int load(const char *body,
                 size_t len,
                 const char *what,
-                json_t **root,
+                extract_fn fn,
+                void *out,
                 char *errbuf,
                 size_t errbuf_len) {
-  json_error_t e;
+  struct extraction x = {fn, out, what, errbuf, errbuf_len};
+  char why[EG_ERRBUF_LEN] = "";
+  const char *reason = why;
+  int rc;
 
-  *root = NULL;
   if (body == NULL && len > 0) {
     eg__seterr(errbuf, errbuf_len, "%s: invalid argument", what);
     return EG_EINVAL;
   }
-  /* jansson leaves the error code unset when its first allocation fails
-   * (lex_init), which then reads as whatever the stack held. */
-  memset(&e, 0, sizeof(e));
-  *root = json_loadb(body != NULL ? body : "", len, JSON_DECODE_ANY, &e);
-  if (*root != NULL)
-    return EG_OK;
-  /* jansson can report a failed allocation as a number out of range or a
-   * NUL in a string. Those two answers turn into permanent failures, so
-   * they are confirmed by a second parse, which a real one repeats. */
-  if (json_error_code(&e) == json_error_numeric_overflow ||
-      json_error_code(&e) == json_error_null_character) {
-    memset(&e, 0, sizeof(e));
-    *root = json_loadb(body != NULL ? body : "", len, JSON_DECODE_ANY, &e);
-    if (*root != NULL)
-      return EG_OK;
-  }
-  switch (json_error_code(&e)) {
-  case json_error_out_of_memory:
+  rc = eg__json_dom(body, len, run_extraction, &x, why, sizeof(why));
+  if (rc == EG_EPARSE) {
+    if (strncmp(reason, "json: ", 6) == 0)
+      reason += 6;
+    eg__seterr(errbuf, errbuf_len, "%s: not well-formed JSON: %s", what,
+               reason);
+  } else if (rc == EG_ENOMEM) {
     eg__seterr(errbuf, errbuf_len, "%s: out of memory", what);
-    return EG_ENOMEM;
-  case json_error_numeric_overflow:
-    eg__seterr(errbuf, errbuf_len, "%s: a number is out of range", what);
-    return EG_EINVAL;
-  case json_error_null_character:
-    eg__seterr(errbuf, errbuf_len, "%s: a string holds a NUL character", what);
-    return EG_EINVAL;
-  default:
-    /* jansson leaves the text empty when its first allocation fails. */
-    if (e.text[0] == '\0') {
-      eg__seterr(errbuf, errbuf_len, "%s: out of memory", what);
-      return EG_ENOMEM;
-    }
-    /* e.text may quote the body ("near ..."): only the position is kept. */
-    eg__seterr(errbuf, errbuf_len,
-               "%s: not well-formed JSON (line %d, column %d)", what, e.line,
-               e.column);
-    return EG_EPARSE;
   }
+  return rc;
+}
+
+/* obj[key], with *present false when absent or null. A key given twice is
+ * an error: which of the two GitHub meant is unknowable. */
+static int lookup(eg__jv_t obj,
+                  const char *key,
+                  eg__jv_t *v,
+                  bool *present,
+                  const char *what,
+                  char *errbuf,
+                  size_t errbuf_len) {
+  int found = eg__jv_get(obj, key, v);
+
+  if (found < 0) {
+    eg__seterr(errbuf, errbuf_len, "%s: %s occurs twice", what, key);
+    return EG_EINVAL;
+  }
+  *present = found > 0 && eg__jv_type(*v) != EG__J_NULL;
+  return EG_OK;
+}
+
+static int no_memory(const char *what, char *errbuf, size_t errbuf_len) {
+  eg__seterr(errbuf, errbuf_len, "%s: out of memory", what);
+  return EG_ENOMEM;
 }
 
 /* Copies the string at obj[key] into *out (NULL when absent or null).
- * @returns EG_OK, EG_EINVAL (wrong type, or required and missing) or
- * EG_ENOMEM. */
-static int get_str(json_t *obj,
+ * @returns EG_OK, EG_EINVAL (wrong type, a NUL inside, or required and
+ * missing) or EG_ENOMEM. */
+static int get_str(eg__jv_t obj,
                    const char *key,
                    bool required,
                    char **out,
                    const char *what,
                    char *errbuf,
                    size_t errbuf_len) {
-  json_t *v = json_object_get(obj, key);
+  eg__jv_t v;
+  bool present;
+  const char *s;
+  size_t n;
+  int rc = lookup(obj, key, &v, &present, what, errbuf, errbuf_len);
 
   *out = NULL;
-  if (v == NULL || json_is_null(v)) {
+  if (rc != EG_OK)
+    return rc;
+  if (!present) {
     if (!required)
       return EG_OK;
     eg__seterr(errbuf, errbuf_len, "%s: %s is missing", what, key);
     return EG_EINVAL;
   }
-  if (!json_is_string(v)) {
+  if (!eg__jv_string(v, &s, &n)) {
     eg__seterr(errbuf, errbuf_len, "%s: %s is not a string", what, key);
     return EG_EINVAL;
   }
-  *out = strdup(json_string_value(v));
-  if (*out == NULL) {
-    eg__seterr(errbuf, errbuf_len, "%s: out of memory", what);
-    return EG_ENOMEM;
+  /* "\u0000" decodes to a NUL byte, which C strings cannot carry. */
+  if (memchr(s, '\0', n) != NULL) {
+    eg__seterr(errbuf, errbuf_len, "%s: %s holds a NUL character", what, key);
+    return EG_EINVAL;
   }
-  return EG_OK;
+  *out = strndup(s, n);
+  return *out != NULL ? EG_OK : no_memory(what, errbuf, errbuf_len);
 }
 
 /* Reads obj[key] as an id >= min into *out (0 when absent and optional). */
-static int get_id(json_t *obj,
+static int get_id(eg__jv_t obj,
                   const char *key,
                   bool required,
                   uint64_t min,
@@ -106,55 +133,71 @@ static int get_id(json_t *obj,
                   const char *what,
                   char *errbuf,
                   size_t errbuf_len) {
-  json_t *v = json_object_get(obj, key);
+  eg__jv_t v;
+  bool present;
+  int rc = lookup(obj, key, &v, &present, what, errbuf, errbuf_len);
 
   *out = 0;
-  if (v == NULL || json_is_null(v)) {
+  if (rc != EG_OK)
+    return rc;
+  if (!present) {
     if (!required)
       return EG_OK;
     eg__seterr(errbuf, errbuf_len, "%s: %s is missing", what, key);
     return EG_EINVAL;
   }
-  if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-      (uint64_t)json_integer_value(v) < min) {
+  if (!eg__jv_u64(v, out) || *out < min) {
+    *out = 0;
     eg__seterr(errbuf, errbuf_len, "%s: %s is not an integer >= %llu", what,
                key, (unsigned long long)min);
     return EG_EINVAL;
   }
-  *out = (uint64_t)json_integer_value(v);
   return EG_OK;
 }
 
-/* obj[key] as an object, or NULL when absent or null. */
-static int get_obj(json_t *obj,
+/* obj[key] as an object; *present false when absent or null. */
+static int get_obj(eg__jv_t obj,
                    const char *key,
-                   json_t **out,
+                   eg__jv_t *out,
+                   bool *present,
                    const char *what,
                    char *errbuf,
                    size_t errbuf_len) {
-  json_t *v = json_object_get(obj, key);
+  int rc = lookup(obj, key, out, present, what, errbuf, errbuf_len);
 
-  *out = NULL;
-  if (v == NULL || json_is_null(v))
-    return EG_OK;
-  if (!json_is_object(v)) {
+  if (rc != EG_OK)
+    return rc;
+  if (*present && eg__jv_type(*out) != EG__J_OBJECT) {
     eg__seterr(errbuf, errbuf_len, "%s: %s is not an object", what, key);
     return EG_EINVAL;
   }
-  *out = v;
   return EG_OK;
 }
 
-static int need(json_t *root,
-                bool array,
+static int need(eg__jv_t v,
+                enum eg__jtype type,
                 const char *what,
                 char *errbuf,
                 size_t errbuf_len) {
-  if (array ? json_is_array(root) : json_is_object(root))
+  if (eg__jv_type(v) == type)
     return EG_OK;
   eg__seterr(errbuf, errbuf_len, "%s: not a JSON %s", what,
-             array ? "array" : "object");
+             type == EG__J_ARRAY ? "array" : "object");
   return EG_EINVAL;
+}
+
+/* calloc for n items of size, NULL (and no error) for none. */
+static int alloc_items(size_t n,
+                       size_t size,
+                       void **out,
+                       const char *what,
+                       char *errbuf,
+                       size_t errbuf_len) {
+  *out = NULL;
+  if (n == 0)
+    return EG_OK;
+  *out = calloc(n, size);
+  return *out != NULL ? EG_OK : no_memory(what, errbuf, errbuf_len);
 }
 
 void eg_gh_run_cleanup(eg_gh_run_t *run) {
@@ -168,24 +211,18 @@ void eg_gh_run_cleanup(eg_gh_run_t *run) {
   memset(run, 0, sizeof(*run));
 }
 
-int eg_gh_parse_run(const char *body,
-                    size_t len,
-                    eg_gh_run_t *run,
+static int run_from(eg__jv_t root,
+                    void *out,
+                    const char *what,
                     char *errbuf,
                     size_t errbuf_len) {
-  static const char what[] = "workflow run";
-  json_t *root, *head, *actor;
+  static const char head_what[] = "workflow run head_repository";
+  eg_gh_run_t *run = out;
+  eg__jv_t head, actor;
+  bool has_head, has_actor;
   int rc;
 
-  if (run == NULL) {
-    eg__seterr(errbuf, errbuf_len, "%s: invalid argument", what);
-    return EG_EINVAL;
-  }
-  memset(run, 0, sizeof(*run));
-  rc = load(body, len, what, &root, errbuf, errbuf_len);
-  if (rc != EG_OK)
-    return rc;
-  if ((rc = need(root, false, what, errbuf, errbuf_len)) != EG_OK ||
+  if ((rc = need(root, EG__J_OBJECT, what, errbuf, errbuf_len)) != EG_OK ||
       (rc = get_id(root, "id", false, 1, &run->id, what, errbuf, errbuf_len)) !=
           EG_OK ||
       (rc = get_str(root, "path", false, &run->path, what, errbuf,
@@ -194,30 +231,39 @@ int eg_gh_parse_run(const char *body,
                     errbuf_len)) != EG_OK ||
       (rc = get_str(root, "head_sha", false, &run->head_sha, what, errbuf,
                     errbuf_len)) != EG_OK ||
-      (rc = get_obj(root, "head_repository", &head, what, errbuf,
+      (rc = get_obj(root, "head_repository", &head, &has_head, what, errbuf,
                     errbuf_len)) != EG_OK ||
-      (rc = get_obj(root, "triggering_actor", &actor, what, errbuf,
+      (rc = get_obj(root, "triggering_actor", &actor, &has_actor, what, errbuf,
                     errbuf_len)) != EG_OK)
-    goto fail;
-  if (head != NULL &&
+    return rc;
+  if (has_head &&
       ((rc = get_str(head, "full_name", false, &run->head_repository_full_name,
-                     "workflow run head_repository", errbuf, errbuf_len)) !=
-           EG_OK ||
-       (rc = get_id(head, "id", false, 1, &run->head_repository_id,
-                    "workflow run head_repository", errbuf, errbuf_len)) !=
-           EG_OK))
-    goto fail;
-  if (actor != NULL &&
-      (rc = get_str(actor, "login", false, &run->triggering_actor_login,
-                    "workflow run triggering_actor", errbuf, errbuf_len)) !=
-          EG_OK)
-    goto fail;
-  json_decref(root);
+                     head_what, errbuf, errbuf_len)) != EG_OK ||
+       (rc = get_id(head, "id", false, 1, &run->head_repository_id, head_what,
+                    errbuf, errbuf_len)) != EG_OK))
+    return rc;
+  if (has_actor)
+    return get_str(actor, "login", false, &run->triggering_actor_login,
+                   "workflow run triggering_actor", errbuf, errbuf_len);
   return EG_OK;
+}
 
-fail:
-  eg_gh_run_cleanup(run);
-  json_decref(root);
+int eg_gh_parse_run(const char *body,
+                    size_t len,
+                    eg_gh_run_t *run,
+                    char *errbuf,
+                    size_t errbuf_len) {
+  static const char what[] = "workflow run";
+  int rc;
+
+  if (run == NULL) {
+    eg__seterr(errbuf, errbuf_len, "%s: invalid argument", what);
+    return EG_EINVAL;
+  }
+  memset(run, 0, sizeof(*run));
+  rc = load(body, len, what, run_from, run, errbuf, errbuf_len);
+  if (rc != EG_OK)
+    eg_gh_run_cleanup(run);
   return rc;
 }
 
@@ -231,15 +277,13 @@ void eg_gh_job_cleanup(eg_gh_job_t *job) {
   memset(job, 0, sizeof(*job));
 }
 
-static int job_from(json_t *o,
-                    eg_gh_job_t *job,
-                    const char *what,
-                    char *errbuf,
-                    size_t errbuf_len) {
+static int job_from(
+    eg__jv_t o, void *out, const char *what, char *errbuf, size_t errbuf_len) {
+  eg_gh_job_t *job = out;
   int rc;
 
   memset(job, 0, sizeof(*job));
-  if ((rc = need(o, false, what, errbuf, errbuf_len)) != EG_OK ||
+  if ((rc = need(o, EG__J_OBJECT, what, errbuf, errbuf_len)) != EG_OK ||
       (rc = get_id(o, "id", true, 1, &job->id, what, errbuf, errbuf_len)) !=
           EG_OK ||
       (rc = get_id(o, "run_id", true, 1, &job->run_id, what, errbuf,
@@ -264,7 +308,6 @@ int eg_gh_parse_job(const char *body,
                     char *errbuf,
                     size_t errbuf_len) {
   static const char what[] = "workflow job";
-  json_t *root;
   int rc;
 
   if (job == NULL) {
@@ -272,11 +315,9 @@ int eg_gh_parse_job(const char *body,
     return EG_EINVAL;
   }
   memset(job, 0, sizeof(*job));
-  rc = load(body, len, what, &root, errbuf, errbuf_len);
+  rc = load(body, len, what, job_from, job, errbuf, errbuf_len);
   if (rc != EG_OK)
-    return rc;
-  rc = job_from(root, job, what, errbuf, errbuf_len);
-  json_decref(root);
+    eg_gh_job_cleanup(job);
   return rc;
 }
 
@@ -289,14 +330,54 @@ void eg_gh_jobs_page_cleanup(eg_gh_jobs_page_t *page) {
   memset(page, 0, sizeof(*page));
 }
 
+static int jobs_page_from(eg__jv_t root,
+                          void *out,
+                          const char *what,
+                          char *errbuf,
+                          size_t errbuf_len) {
+  eg_gh_jobs_page_t *page = out;
+  eg__jv_t jobs, o, total;
+  eg__jiter_t it;
+  bool present;
+  int rc;
+
+  if ((rc = need(root, EG__J_OBJECT, what, errbuf, errbuf_len)) != EG_OK)
+    return rc;
+  /* total_count may be left out, but not null. */
+  if (eg__jv_get(root, "total_count", &total) != 0) {
+    if ((rc = get_id(root, "total_count", true, 0, &page->total_count, what,
+                     errbuf, errbuf_len)) != EG_OK)
+      return rc;
+    page->has_total_count = true;
+  }
+  if ((rc = lookup(root, "jobs", &jobs, &present, what, errbuf, errbuf_len)) !=
+      EG_OK)
+    return rc;
+  if (!present || !eg__jv_array_iter(jobs, &it)) {
+    eg__seterr(errbuf, errbuf_len, "%s: jobs is %s", what,
+               eg__jv_get(root, "jobs", &o) == 0 ? "missing" : "not an array");
+    return EG_EINVAL;
+  }
+  if ((rc = alloc_items(eg__jv_array_size(jobs), sizeof(*page->jobs),
+                        (void **)&page->jobs, what, errbuf, errbuf_len)) !=
+      EG_OK)
+    return rc;
+  while (eg__jiter_next(&it, &o)) {
+    rc = job_from(o, &page->jobs[page->njobs], "workflow jobs page: job",
+                  errbuf, errbuf_len);
+    if (rc != EG_OK)
+      return rc;
+    page->njobs++;
+  }
+  return EG_OK;
+}
+
 int eg_gh_parse_jobs_page(const char *body,
                           size_t len,
                           eg_gh_jobs_page_t *page,
                           char *errbuf,
                           size_t errbuf_len) {
   static const char what[] = "workflow jobs page";
-  json_t *root, *jobs, *o;
-  size_t i;
   int rc;
 
   if (page == NULL) {
@@ -304,45 +385,9 @@ int eg_gh_parse_jobs_page(const char *body,
     return EG_EINVAL;
   }
   memset(page, 0, sizeof(*page));
-  rc = load(body, len, what, &root, errbuf, errbuf_len);
+  rc = load(body, len, what, jobs_page_from, page, errbuf, errbuf_len);
   if (rc != EG_OK)
-    return rc;
-  if ((rc = need(root, false, what, errbuf, errbuf_len)) != EG_OK)
-    goto fail;
-  if (json_object_get(root, "total_count") != NULL) {
-    if ((rc = get_id(root, "total_count", true, 0, &page->total_count, what,
-                     errbuf, errbuf_len)) != EG_OK)
-      goto fail;
-    page->has_total_count = true;
-  }
-  jobs = json_object_get(root, "jobs");
-  if (!json_is_array(jobs)) {
-    eg__seterr(errbuf, errbuf_len, "%s: jobs is %s", what,
-               jobs == NULL ? "missing" : "not an array");
-    rc = EG_EINVAL;
-    goto fail;
-  }
-  if (json_array_size(jobs) > 0) {
-    page->jobs = calloc(json_array_size(jobs), sizeof(*page->jobs));
-    if (page->jobs == NULL) {
-      eg__seterr(errbuf, errbuf_len, "%s: out of memory", what);
-      rc = EG_ENOMEM;
-      goto fail;
-    }
-  }
-  json_array_foreach(jobs, i, o) {
-    rc = job_from(o, &page->jobs[i], "workflow jobs page: job", errbuf,
-                  errbuf_len);
-    if (rc != EG_OK)
-      goto fail;
-    page->njobs++;
-  }
-  json_decref(root);
-  return EG_OK;
-
-fail:
-  eg_gh_jobs_page_cleanup(page);
-  json_decref(root);
+    eg_gh_jobs_page_cleanup(page);
   return rc;
 }
 
@@ -357,14 +402,46 @@ void eg_gh_deployments_cleanup(eg_gh_deployments_t *list) {
   memset(list, 0, sizeof(*list));
 }
 
+static int deployments_from(eg__jv_t root,
+                            void *out,
+                            const char *what,
+                            char *errbuf,
+                            size_t errbuf_len) {
+  eg_gh_deployments_t *list = out;
+  eg__jiter_t it;
+  eg__jv_t o;
+  int rc;
+
+  if ((rc = need(root, EG__J_ARRAY, what, errbuf, errbuf_len)) != EG_OK ||
+      (rc = alloc_items(eg__jv_array_size(root), sizeof(*list->items),
+                        (void **)&list->items, what, errbuf, errbuf_len)) !=
+          EG_OK)
+    return rc;
+  eg__jv_array_iter(root, &it);
+  while (eg__jiter_next(&it, &o)) {
+    eg_gh_deployment_t *d = &list->items[list->n];
+
+    /* Counted first so that a failure below frees what was copied. */
+    list->n++;
+    if ((rc = need(o, EG__J_OBJECT, "deployment", errbuf, errbuf_len)) !=
+            EG_OK ||
+        (rc = get_id(o, "id", true, 1, &d->id, "deployment", errbuf,
+                     errbuf_len)) != EG_OK ||
+        (rc = get_str(o, "sha", false, &d->sha, "deployment", errbuf,
+                      errbuf_len)) != EG_OK ||
+        (rc = get_str(o, "environment", false, &d->environment, "deployment",
+                      errbuf, errbuf_len)) != EG_OK)
+      return rc;
+  }
+  return EG_OK;
+}
+
 int eg_gh_parse_deployments(const char *body,
                             size_t len,
                             eg_gh_deployments_t *list,
                             char *errbuf,
                             size_t errbuf_len) {
   static const char what[] = "deployments";
-  json_t *root, *o;
-  size_t i;
   int rc;
 
   if (list == NULL) {
@@ -372,39 +449,9 @@ int eg_gh_parse_deployments(const char *body,
     return EG_EINVAL;
   }
   memset(list, 0, sizeof(*list));
-  rc = load(body, len, what, &root, errbuf, errbuf_len);
+  rc = load(body, len, what, deployments_from, list, errbuf, errbuf_len);
   if (rc != EG_OK)
-    return rc;
-  if ((rc = need(root, true, what, errbuf, errbuf_len)) != EG_OK)
-    goto fail;
-  if (json_array_size(root) > 0) {
-    list->items = calloc(json_array_size(root), sizeof(*list->items));
-    if (list->items == NULL) {
-      eg__seterr(errbuf, errbuf_len, "%s: out of memory", what);
-      rc = EG_ENOMEM;
-      goto fail;
-    }
-  }
-  json_array_foreach(root, i, o) {
-    eg_gh_deployment_t *d = &list->items[i];
-
-    /* Counted first so that a failure below frees what was copied. */
-    list->n++;
-    if ((rc = need(o, false, "deployment", errbuf, errbuf_len)) != EG_OK ||
-        (rc = get_id(o, "id", true, 1, &d->id, "deployment", errbuf,
-                     errbuf_len)) != EG_OK ||
-        (rc = get_str(o, "sha", false, &d->sha, "deployment", errbuf,
-                      errbuf_len)) != EG_OK ||
-        (rc = get_str(o, "environment", false, &d->environment, "deployment",
-                      errbuf, errbuf_len)) != EG_OK)
-      goto fail;
-  }
-  json_decref(root);
-  return EG_OK;
-
-fail:
-  eg_gh_deployments_cleanup(list);
-  json_decref(root);
+    eg_gh_deployments_cleanup(list);
   return rc;
 }
 
@@ -417,6 +464,42 @@ void eg_gh_status_cleanup(eg_gh_status_t *st) {
   memset(st, 0, sizeof(*st));
 }
 
+struct latest_status {
+  eg_gh_status_t *st;
+  bool *found;
+};
+
+static int latest_status_from(eg__jv_t root,
+                              void *out,
+                              const char *what,
+                              char *errbuf,
+                              size_t errbuf_len) {
+  static const char swhat[] = "deployment status";
+  struct latest_status *ls = out;
+  eg_gh_status_t *st = ls->st;
+  eg__jiter_t it;
+  eg__jv_t o;
+  int rc;
+
+  if ((rc = need(root, EG__J_ARRAY, what, errbuf, errbuf_len)) != EG_OK)
+    return rc;
+  eg__jv_array_iter(root, &it);
+  if (!eg__jiter_next(&it, &o))
+    return EG_OK;
+  if ((rc = need(o, EG__J_OBJECT, swhat, errbuf, errbuf_len)) != EG_OK ||
+      (rc = get_id(o, "id", false, 1, &st->id, swhat, errbuf, errbuf_len)) !=
+          EG_OK ||
+      (rc = get_str(o, "state", true, &st->state, swhat, errbuf, errbuf_len)) !=
+          EG_OK ||
+      (rc = get_str(o, "log_url", false, &st->log_url, swhat, errbuf,
+                    errbuf_len)) != EG_OK ||
+      (rc = get_str(o, "target_url", false, &st->target_url, swhat, errbuf,
+                    errbuf_len)) != EG_OK)
+    return rc;
+  *ls->found = true;
+  return EG_OK;
+}
+
 int eg_gh_parse_latest_status(const char *body,
                               size_t len,
                               eg_gh_status_t *st,
@@ -424,7 +507,7 @@ int eg_gh_parse_latest_status(const char *body,
                               char *errbuf,
                               size_t errbuf_len) {
   static const char what[] = "deployment statuses";
-  json_t *root, *o;
+  struct latest_status ls = {st, found};
   int rc;
 
   if (st == NULL || found == NULL) {
@@ -433,33 +516,11 @@ int eg_gh_parse_latest_status(const char *body,
   }
   memset(st, 0, sizeof(*st));
   *found = false;
-  rc = load(body, len, what, &root, errbuf, errbuf_len);
-  if (rc != EG_OK)
-    return rc;
-  if ((rc = need(root, true, what, errbuf, errbuf_len)) != EG_OK)
-    goto fail;
-  if (json_array_size(root) == 0) {
-    json_decref(root);
-    return EG_OK;
+  rc = load(body, len, what, latest_status_from, &ls, errbuf, errbuf_len);
+  if (rc != EG_OK) {
+    eg_gh_status_cleanup(st);
+    *found = false;
   }
-  o = json_array_get(root, 0);
-  if ((rc = need(o, false, "deployment status", errbuf, errbuf_len)) != EG_OK ||
-      (rc = get_id(o, "id", false, 1, &st->id, "deployment status", errbuf,
-                   errbuf_len)) != EG_OK ||
-      (rc = get_str(o, "state", true, &st->state, "deployment status", errbuf,
-                    errbuf_len)) != EG_OK ||
-      (rc = get_str(o, "log_url", false, &st->log_url, "deployment status",
-                    errbuf, errbuf_len)) != EG_OK ||
-      (rc = get_str(o, "target_url", false, &st->target_url,
-                    "deployment status", errbuf, errbuf_len)) != EG_OK)
-    goto fail;
-  *found = true;
-  json_decref(root);
-  return EG_OK;
-
-fail:
-  eg_gh_status_cleanup(st);
-  json_decref(root);
   return rc;
 }
 
@@ -481,46 +542,73 @@ void eg_gh_approvals_cleanup(eg_gh_approvals_t *list) {
   memset(list, 0, sizeof(*list));
 }
 
-static int
-approval_from(json_t *o, eg_gh_approval_t *a, char *errbuf, size_t errbuf_len) {
+static int approval_from(eg__jv_t o,
+                         eg_gh_approval_t *a,
+                         char *errbuf,
+                         size_t errbuf_len) {
   static const char what[] = "approval";
-  json_t *user, *envs, *e;
-  size_t i;
+  static const char ewhat[] = "approval environment";
+  eg__jv_t user, envs, e;
+  eg__jiter_t it;
+  bool has_user, has_envs;
   int rc;
 
-  if ((rc = need(o, false, what, errbuf, errbuf_len)) != EG_OK ||
+  if ((rc = need(o, EG__J_OBJECT, what, errbuf, errbuf_len)) != EG_OK ||
       (rc = get_str(o, "state", true, &a->state, what, errbuf, errbuf_len)) !=
           EG_OK ||
-      (rc = get_obj(o, "user", &user, what, errbuf, errbuf_len)) != EG_OK)
+      (rc = get_obj(o, "user", &user, &has_user, what, errbuf, errbuf_len)) !=
+          EG_OK)
     return rc;
-  if (user != NULL &&
-      (rc = get_str(user, "login", false, &a->login, "approval user", errbuf,
-                    errbuf_len)) != EG_OK)
+  if (has_user && (rc = get_str(user, "login", false, &a->login,
+                                "approval user", errbuf, errbuf_len)) != EG_OK)
     return rc;
-  envs = json_object_get(o, "environments");
-  if (envs == NULL || json_is_null(envs))
+  if ((rc = lookup(o, "environments", &envs, &has_envs, what, errbuf,
+                   errbuf_len)) != EG_OK)
+    return rc;
+  if (!has_envs)
     return EG_OK;
-  if (!json_is_array(envs)) {
+  if (!eg__jv_array_iter(envs, &it)) {
     eg__seterr(errbuf, errbuf_len, "%s: environments is not an array", what);
     return EG_EINVAL;
   }
-  if (json_array_size(envs) == 0)
-    return EG_OK;
-  a->environments = calloc(json_array_size(envs), sizeof(*a->environments));
-  if (a->environments == NULL) {
-    eg__seterr(errbuf, errbuf_len, "%s: out of memory", what);
-    return EG_ENOMEM;
-  }
-  json_array_foreach(envs, i, e) {
+  if ((rc = alloc_items(eg__jv_array_size(envs), sizeof(*a->environments),
+                        (void **)&a->environments, what, errbuf, errbuf_len)) !=
+      EG_OK)
+    return rc;
+  while (eg__jiter_next(&it, &e)) {
     char *name;
 
-    if ((rc = need(e, false, "approval environment", errbuf, errbuf_len)) !=
-            EG_OK ||
-        (rc = get_str(e, "name", false, &name, "approval environment", errbuf,
-                      errbuf_len)) != EG_OK)
+    if ((rc = need(e, EG__J_OBJECT, ewhat, errbuf, errbuf_len)) != EG_OK ||
+        (rc = get_str(e, "name", false, &name, ewhat, errbuf, errbuf_len)) !=
+            EG_OK)
       return rc;
     if (name != NULL)
       a->environments[a->nenvironments++] = name;
+  }
+  return EG_OK;
+}
+
+static int approvals_from(eg__jv_t root,
+                          void *out,
+                          const char *what,
+                          char *errbuf,
+                          size_t errbuf_len) {
+  eg_gh_approvals_t *list = out;
+  eg__jiter_t it;
+  eg__jv_t o;
+  int rc;
+
+  if ((rc = need(root, EG__J_ARRAY, what, errbuf, errbuf_len)) != EG_OK ||
+      (rc = alloc_items(eg__jv_array_size(root), sizeof(*list->items),
+                        (void **)&list->items, what, errbuf, errbuf_len)) !=
+          EG_OK)
+    return rc;
+  eg__jv_array_iter(root, &it);
+  while (eg__jiter_next(&it, &o)) {
+    list->n++;
+    if ((rc = approval_from(o, &list->items[list->n - 1], errbuf,
+                            errbuf_len)) != EG_OK)
+      return rc;
   }
   return EG_OK;
 }
@@ -531,8 +619,6 @@ int eg_gh_parse_approvals(const char *body,
                           char *errbuf,
                           size_t errbuf_len) {
   static const char what[] = "approvals";
-  json_t *root, *o;
-  size_t i;
   int rc;
 
   if (list == NULL) {
@@ -540,30 +626,9 @@ int eg_gh_parse_approvals(const char *body,
     return EG_EINVAL;
   }
   memset(list, 0, sizeof(*list));
-  rc = load(body, len, what, &root, errbuf, errbuf_len);
+  rc = load(body, len, what, approvals_from, list, errbuf, errbuf_len);
   if (rc != EG_OK)
-    return rc;
-  if ((rc = need(root, true, what, errbuf, errbuf_len)) != EG_OK)
-    goto fail;
-  if (json_array_size(root) > 0) {
-    list->items = calloc(json_array_size(root), sizeof(*list->items));
-    if (list->items == NULL) {
-      eg__seterr(errbuf, errbuf_len, "%s: out of memory", what);
-      rc = EG_ENOMEM;
-      goto fail;
-    }
-  }
-  json_array_foreach(root, i, o) {
-    list->n++;
-    if ((rc = approval_from(o, &list->items[i], errbuf, errbuf_len)) != EG_OK)
-      goto fail;
-  }
-  json_decref(root);
-  return EG_OK;
-
-fail:
-  eg_gh_approvals_cleanup(list);
-  json_decref(root);
+    eg_gh_approvals_cleanup(list);
   return rc;
 }
 
@@ -577,16 +642,71 @@ void eg_gh_token_cleanup(eg_gh_token_t *tok) {
   memset(tok, 0, sizeof(*tok));
 }
 
+static int token_from(eg__jv_t root,
+                      void *out,
+                      const char *what,
+                      char *errbuf,
+                      size_t errbuf_len) {
+  eg_gh_token_t *tok = out;
+  eg__jv_t v;
+  bool present;
+  const char *t, *at;
+  size_t tlen, atlen;
+  char when[64];
+  int64_t ms;
+  int rc;
+
+  if ((rc = need(root, EG__J_OBJECT, what, errbuf, errbuf_len)) != EG_OK ||
+      (rc = lookup(root, "token", &v, &present, what, errbuf, errbuf_len)) !=
+          EG_OK)
+    return rc;
+  /* The token is checked in place, so that no message can quote it. */
+  if (!present || !eg__jv_string(v, &t, &tlen)) {
+    eg__seterr(errbuf, errbuf_len, "%s: token is %s", what,
+               !present ? "missing" : "not a string");
+    return EG_EINVAL;
+  }
+  if (tlen == 0 || tlen > EG_GH_INSTALLATION_TOKEN_MAX) {
+    eg__seterr(errbuf, errbuf_len, "%s: token is not 1..%d bytes", what,
+               EG_GH_INSTALLATION_TOKEN_MAX);
+    return EG_EINVAL;
+  }
+  for (size_t i = 0; i < tlen; i++) {
+    if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f) {
+      eg__seterr(errbuf, errbuf_len,
+                 "%s: token has a space or a non-printable byte", what);
+      return EG_EINVAL;
+    }
+  }
+  if ((rc = lookup(root, "expires_at", &v, &present, what, errbuf,
+                   errbuf_len)) != EG_OK)
+    return rc;
+  /* Copied out to be parsed as a C string; a NUL inside is refused. */
+  if (!present || !eg__jv_string(v, &at, &atlen) || atlen >= sizeof(when) ||
+      memchr(at, '\0', atlen) != NULL) {
+    when[0] = '\0';
+  } else {
+    memcpy(when, at, atlen);
+    when[atlen] = '\0';
+  }
+  if (eg_time_parse_rfc3339(when, &ms) != EG_OK) {
+    eg__seterr(errbuf, errbuf_len, "%s: expires_at is not an RFC 3339 UTC time",
+               what);
+    return EG_EINVAL;
+  }
+  tok->token = strndup(t, tlen);
+  if (tok->token == NULL)
+    return no_memory(what, errbuf, errbuf_len);
+  tok->expires_at = ms / 1000;
+  return EG_OK;
+}
+
 int eg_gh_parse_token(const char *body,
                       size_t len,
                       eg_gh_token_t *tok,
                       char *errbuf,
                       size_t errbuf_len) {
   static const char what[] = "installation token";
-  json_t *root, *v;
-  const char *t;
-  size_t tlen;
-  int64_t ms;
   int rc;
 
   if (tok == NULL) {
@@ -594,53 +714,9 @@ int eg_gh_parse_token(const char *body,
     return EG_EINVAL;
   }
   memset(tok, 0, sizeof(*tok));
-  rc = load(body, len, what, &root, errbuf, errbuf_len);
+  rc = load(body, len, what, token_from, tok, errbuf, errbuf_len);
   if (rc != EG_OK)
-    return rc;
-  if ((rc = need(root, false, what, errbuf, errbuf_len)) != EG_OK)
-    goto out;
-  /* The token is checked in place, so that no message can quote it. */
-  v = json_object_get(root, "token");
-  if (!json_is_string(v)) {
-    eg__seterr(errbuf, errbuf_len, "%s: token is %s", what,
-               v == NULL || json_is_null(v) ? "missing" : "not a string");
-    rc = EG_EINVAL;
-    goto out;
-  }
-  t = json_string_value(v);
-  tlen = json_string_length(v);
-  if (tlen == 0 || tlen > EG_GH_INSTALLATION_TOKEN_MAX) {
-    eg__seterr(errbuf, errbuf_len, "%s: token is not 1..%d bytes", what,
-               EG_GH_INSTALLATION_TOKEN_MAX);
-    rc = EG_EINVAL;
-    goto out;
-  }
-  for (size_t i = 0; i < tlen; i++) {
-    if ((unsigned char)t[i] <= ' ' || (unsigned char)t[i] >= 0x7f) {
-      eg__seterr(errbuf, errbuf_len,
-                 "%s: token has a space or a non-printable byte", what);
-      rc = EG_EINVAL;
-      goto out;
-    }
-  }
-  v = json_object_get(root, "expires_at");
-  if (!json_is_string(v) ||
-      eg_time_parse_rfc3339(json_string_value(v), &ms) != EG_OK) {
-    eg__seterr(errbuf, errbuf_len, "%s: expires_at is not an RFC 3339 UTC time",
-               what);
-    rc = EG_EINVAL;
-    goto out;
-  }
-  tok->token = strdup(t);
-  if (tok->token == NULL) {
-    eg__seterr(errbuf, errbuf_len, "%s: out of memory", what);
-    rc = EG_ENOMEM;
-    goto out;
-  }
-  tok->expires_at = ms / 1000;
-
-out:
-  json_decref(root);
+    eg_gh_token_cleanup(tok);
   return rc;
 }
 

@@ -1,10 +1,10 @@
 /* JSON field extraction over simdjson's DOM parser: simdjson validates the
  * whole document (grammar, strict UTF-8, escapes) at a few bytes per cycle,
  * then only the listed objects are walked to copy the listed values.
- * The one C++ file of envgate: simdjson has no C API, and measured on the
- * ingress's 8.5 KB delivery it costs about a quarter of yajl's syntax-only
- * pass (docs/parsing.md). Everything crossing into C is plain data. */
-#include <simdjson.h>
+ * C++ because simdjson has no C API; measured on the ingress's 8.5 KB
+ * delivery it costs about a quarter of yajl's syntax-only pass
+ * (docs/parsing.md). Everything crossing into C is plain data. */
+#include "json_doc.h"
 
 #include <cstdarg>
 #include <cstdint>
@@ -26,13 +26,6 @@ using simdjson::dom::object;
 
 /* No listed field waits; also "not a listed object". */
 constexpr int NONE = -1;
-
-/* Each thread keeps one parser (its buffers grow to the largest document it
- * has seen). Documents over this size get a parser of their own that is
- * freed afterwards, so a worker with hundreds of threads never holds more
- * than about 14 x this per thread (simdjson's tape and string buffers). */
-constexpr size_t RETAINED_CAPACITY_MAX = 64 * 1024;
-thread_local simdjson::dom::parser thread_parser(RETAINED_CAPACITY_MAX);
 
 struct scan {
   const struct eg__json_field *fields;
@@ -235,193 +228,16 @@ int setup(scan &s) {
   return EG_OK;
 }
 
-/* The offset of the first byte breaking Unicode table 3-7, or len. Only
- * used to say where simdjson found invalid UTF-8. */
-size_t utf8_error_offset(const unsigned char *s, size_t len) {
-  size_t i = 0;
+/* The root of a parsed event: it must be an object, walked for the
+ * listed fields. */
+int scan_root(element root, void *ctx) {
+  scan &s = *static_cast<scan *>(ctx);
 
-  while (i < len) {
-    unsigned char c = s[i];
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xbf;
-    size_t need;
-
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-      need = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      need = 2;
-      lo = c == 0xe0 ? 0xa0 : 0x80;
-      hi = c == 0xed ? 0x9f : 0xbf;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      need = 3;
-      lo = c == 0xf0 ? 0x90 : 0x80;
-      hi = c == 0xf4 ? 0x8f : 0xbf;
-    } else {
-      return i;
-    }
-    if (len - i <= need || s[i + 1] < lo || s[i + 1] > hi)
-      return i;
-    for (size_t k = 2; k <= need; k++) {
-      if ((s[i + k] & 0xc0) != 0x80)
-        return i;
-    }
-    i += need + 1;
-  }
-  return len;
-}
-
-bool is_hex4(const unsigned char *p, unsigned *v) {
-  *v = 0;
-  for (int k = 0; k < 4; k++) {
-    unsigned char c = p[k];
-    unsigned d;
-
-    if (c >= '0' && c <= '9')
-      d = static_cast<unsigned>(c - '0');
-    else if (c >= 'a' && c <= 'f')
-      d = static_cast<unsigned>(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F')
-      d = static_cast<unsigned>(c - 'A' + 10);
-    else
-      return false;
-    *v = (*v << 4) | d;
-  }
-  return true;
-}
-
-/* The offset of the first \u escape that is half of a surrogate pair
- * without its other half, or len. simdjson rejects these as a string error;
- * this only says which one, for the message. */
-size_t surrogate_error_offset(const unsigned char *s, size_t len) {
-  const unsigned char *p = s;
-  const unsigned char *end = s + len;
-
-  while ((p = static_cast<const unsigned char *>(
-              memchr(p, '\\', static_cast<size_t>(end - p)))) != nullptr) {
-    unsigned v;
-    unsigned w;
-
-    if (end - p < 2)
-      return len;
-    if (p[1] != 'u' || end - p < 6 || !is_hex4(p + 2, &v)) {
-      p += 2;
-      continue;
-    }
-    if (v >= 0xdc00 && v <= 0xdfff)
-      return static_cast<size_t>(p - s);
-    if (v >= 0xd800 && v <= 0xdbff) {
-      if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || !is_hex4(p + 8, &w) ||
-          w < 0xdc00 || w > 0xdfff)
-        return static_cast<size_t>(p - s);
-      p += 12;
-      continue;
-    }
-    p += 6;
-  }
-  return len;
-}
-
-/* Turns simdjson's error into ours. Messages never quote the input. */
-int parse_error(simdjson::error_code e,
-                const char *json,
-                size_t len,
-                unsigned max_depth,
-                char *errbuf,
-                size_t errbuf_len) {
-  const unsigned char *u = reinterpret_cast<const unsigned char *>(json);
-  size_t at;
-
-  switch (e) {
-  case simdjson::MEMALLOC:
-    return EG_ENOMEM;
-  case simdjson::EMPTY:
-    eg__seterr(errbuf, errbuf_len, "json: empty document");
-    break;
-  case simdjson::UTF8_ERROR:
-    eg__seterr(errbuf, errbuf_len, "json: invalid UTF-8 near byte %zu",
-               utf8_error_offset(u, len));
-    break;
-  case simdjson::STRING_ERROR:
-    at = surrogate_error_offset(u, len);
-    if (at != len)
-      eg__seterr(errbuf, errbuf_len,
-                 "json: unpaired UTF-16 surrogate escape near byte %zu", at);
-    else
-      eg__seterr(errbuf, errbuf_len, "json: invalid string escape");
-    break;
-  case simdjson::UNESCAPED_CHARS:
-    eg__seterr(errbuf, errbuf_len, "json: control character in a string");
-    break;
-  case simdjson::UNCLOSED_STRING:
-    eg__seterr(errbuf, errbuf_len, "json: unclosed string");
-    break;
-  case simdjson::DEPTH_ERROR:
-    eg__seterr(errbuf, errbuf_len, "json: nesting deeper than %u levels",
-               max_depth);
-    break;
-  case simdjson::NUMBER_ERROR:
-    eg__seterr(errbuf, errbuf_len,
-               "json: malformed number, or one out of range (integers "
-               "-2^63..2^64-1, floats within double)");
-    break;
-  case simdjson::T_ATOM_ERROR:
-  case simdjson::F_ATOM_ERROR:
-  case simdjson::N_ATOM_ERROR:
-    eg__seterr(errbuf, errbuf_len, "json: invalid literal");
-    break;
-  case simdjson::CAPACITY:
-    eg__seterr(errbuf, errbuf_len, "json: document too large");
-    break;
-  default:
-    eg__seterr(errbuf, errbuf_len,
-               "json: malformed (a missing or extra comma, colon, bracket "
-               "or value, or text after the value)");
-    break;
-  }
-  return EG_EPARSE;
-}
-
-int scan_document(simdjson::dom::parser &parser,
-                  scan &s,
-                  unsigned max_depth,
-                  const char *json,
-                  size_t len,
-                  char *errbuf,
-                  size_t errbuf_len) {
-  element root;
-  size_t want =
-      len < RETAINED_CAPACITY_MAX / 4 ? RETAINED_CAPACITY_MAX / 4 : len;
-  simdjson::error_code e;
-
-  /* simdjson counts a scalar inside the deepest container as one more
-   * level, so max_depth + 1 admits max_depth levels of containers with
-   * values in them (an empty container may sit one level deeper). */
-  if (parser.capacity() < want || parser.max_depth() != max_depth + 1) {
-    e = parser.allocate(want, max_depth + 1);
-    if (e != simdjson::SUCCESS)
-      return parse_error(e, json, len, max_depth, errbuf, errbuf_len);
-  }
-  /* RFC 8259 lets a parser ignore a byte order mark; GitHub never sends
-   * one, and a body must mean the same to every reader. */
-  if (len >= 3 && memcmp(json, "\xef\xbb\xbf", 3) == 0) {
-    eg__seterr(errbuf, errbuf_len, "json: byte order mark before the value");
-    return EG_EPARSE;
-  }
-  /* The copy gives simdjson the padding it reads past the end. */
-  e = parser.parse(json, len, true).get(root);
-  if (e != simdjson::SUCCESS)
-    return parse_error(e, json, len, max_depth, errbuf, errbuf_len);
   if (root.type() != element_type::OBJECT) {
-    eg__seterr(errbuf, errbuf_len, "json: top-level value is not an object");
+    snprintf(s.msg, sizeof(s.msg), "json: top-level value is not an object");
     return EG_EPARSE;
   }
   walk(s, -1, root.get_object().value_unsafe());
-  if (s.err != EG_OK)
-    eg__seterr(errbuf, errbuf_len, "%s", s.msg);
   return s.err;
 }
 
@@ -455,13 +271,10 @@ extern "C" int eg__json_scan(const struct eg__json_field *fields,
   if (setup(s) != EG_OK)
     return EG_EINVAL;
 
-  if (len <= RETAINED_CAPACITY_MAX) {
-    rc = scan_document(thread_parser, s, max_depth, json, len, errbuf,
-                       errbuf_len);
-  } else {
-    simdjson::dom::parser once;
-    rc = scan_document(once, s, max_depth, json, len, errbuf, errbuf_len);
-  }
+  rc = eg_json::parse(json, len, max_depth, scan_root, &s, errbuf, errbuf_len);
+  /* A parse error was written by eg_json::parse; ours are in s.msg. */
+  if (s.msg[0] != '\0')
+    eg__seterr(errbuf, errbuf_len, "%s", s.msg);
   if (rc == EG_OK || rc == EG_EINVAL)
     *present = s.present;
   return rc;
