@@ -186,7 +186,10 @@ void wrk_jobs_push(wrk_jobs_t *q, wrk_job_t *job) {
     q->ndelayed++;
   heap_push(q, job);
   q->total++;
-  pthread_cond_broadcast(&q->cond);
+  /* One waiter is enough: a taker that leaves work behind wakes the next
+   * (wrk_jobs_take), so hundreds of idle threads are not all woken for one
+   * job. */
+  pthread_cond_signal(&q->cond);
   pthread_mutex_unlock(&q->lock);
 }
 
@@ -249,6 +252,11 @@ wrk_job_t *wrk_jobs_take(wrk_jobs_t *q) {
       }
       b->running = job;
       *link = b;
+      /* Pass the turn on: another thread takes or watches what is left
+       * (which waiter a signal wakes is unspecified, so the one that
+       * watched the next due job may be this one). */
+      if (q->nheap > 0)
+        pthread_cond_signal(&q->cond);
       pthread_mutex_unlock(&q->lock);
       return job;
     }
@@ -274,6 +282,8 @@ void wrk_jobs_done(wrk_jobs_t *q, wrk_job_t *job) {
     *link = b->next;
     free(b);
     /* Parked jobs go back in arrival order, due now. */
+    if (w != NULL)
+      pthread_cond_signal(&q->cond);
     while (w != NULL) {
       wrk_job_t *next = w->next_waiter;
       w->next_waiter = NULL;
@@ -282,7 +292,6 @@ void wrk_jobs_done(wrk_jobs_t *q, wrk_job_t *job) {
     }
   }
   q->total--;
-  pthread_cond_broadcast(&q->cond);
   pthread_mutex_unlock(&q->lock);
 }
 
