@@ -130,9 +130,20 @@ extern "C" bool eg__jv_u64(eg__jv_t v, uint64_t *out) {
 
 extern "C" size_t eg__jv_array_size(eg__jv_t arr) {
   element e = from_c<element>(arr);
+  size_t n;
 
-  return e.type() == element_type::ARRAY ? e.get_array().value_unsafe().size()
-                                         : 0;
+  if (e.type() != element_type::ARRAY)
+    return 0;
+  array a = e.get_array().value_unsafe();
+  /* simdjson saturates the stored count at 0xFFFFFF; callers size buffers
+   * by it, so a longer array is counted. */
+  n = a.size();
+  if (n == 0xFFFFFF) {
+    n = 0;
+    for (auto it = a.begin(); it != a.end(); ++it)
+      n++;
+  }
+  return n;
 }
 
 extern "C" bool eg__jv_array_iter(eg__jv_t arr, eg__jiter_t *it) {

@@ -60,7 +60,7 @@ bool eg__jv_string(eg__jv_t v, const char **s, size_t *len);
 /* An integer >= 0 (a "-0" reads as 0). @returns false for anything else. */
 bool eg__jv_u64(eg__jv_t v, uint64_t *out);
 
-/* Number of elements of an array (0 for anything else). */
+/* Number of elements of an array, exact (0 for anything else). */
 size_t eg__jv_array_size(eg__jv_t arr);
 
 /* Starts walking arr: then eg__jiter_next() yields each element. @returns

@@ -150,7 +150,8 @@ int eg_it_check_one_review_each(eg_it_t *it,
                                 size_t nruns);
 
 /* SIGTERMs every worker still running and waits for it. @returns EG_OK when
- * each exited 0. */
+ * each exited 0. Workers that already ended (a test's kill -9) are
+ * skipped. */
 int eg_it_stack_stop_workers(eg_it_t *it, eg_it_stack_t *st);
 
 /* Counts occurrences of the webhook secret, the App private key and every
