@@ -30,20 +30,33 @@ struct inst {
   struct inst *next;
 };
 
-struct wrk_hold_s {
-  eg_redis_t *redis;
+/* A lock per bucket: every event takes and gives back call slots each
+ * round, and with one lock for all installations those threads queued on
+ * it (measured: the largest source of futex calls in the worker). */
+struct bucket {
   pthread_mutex_t lock;
-  struct inst *buckets[BUCKETS];
+  struct inst *head;
 };
 
-int wrk_hold_new(eg_redis_t *redis, wrk_hold_t **out) {
-  wrk_hold_t *h = calloc(1, sizeof(*h));
+struct wrk_hold_s {
+  eg_redis_t *redis;
+  unsigned max_concurrent;
+  struct bucket buckets[BUCKETS];
+};
+
+int wrk_hold_new(eg_redis_t *redis, unsigned max_concurrent, wrk_hold_t **out) {
+  wrk_hold_t *h;
 
   *out = NULL;
+  if (max_concurrent == 0)
+    return -1;
+  h = calloc(1, sizeof(*h));
   if (h == NULL)
     return -1;
   h->redis = redis;
-  pthread_mutex_init(&h->lock, NULL);
+  h->max_concurrent = max_concurrent;
+  for (size_t i = 0; i < BUCKETS; i++)
+    pthread_mutex_init(&h->buckets[i].lock, NULL);
   *out = h;
   return 0;
 }
@@ -52,7 +65,7 @@ void wrk_hold_free(wrk_hold_t *h) {
   if (h == NULL)
     return;
   for (size_t i = 0; i < BUCKETS; i++) {
-    struct inst *p = h->buckets[i];
+    struct inst *p = h->buckets[i].head;
     while (p != NULL) {
       struct inst *next = p->next;
       pthread_cond_destroy(&p->freed);
@@ -60,15 +73,19 @@ void wrk_hold_free(wrk_hold_t *h) {
       free(p);
       p = next;
     }
+    pthread_mutex_destroy(&h->buckets[i].lock);
   }
-  pthread_mutex_destroy(&h->lock);
   free(h);
 }
 
-/* Finds or creates the entry; called with the lock held. NULL if out of
+static struct bucket *bucket_of(wrk_hold_t *h, uint64_t id) {
+  return &h->buckets[id % BUCKETS];
+}
+
+/* Finds or creates the entry; called with b's lock held. NULL if out of
  * memory (the caller then simply does not limit). */
-static struct inst *get(wrk_hold_t *h, uint64_t id) {
-  struct inst **pp = &h->buckets[id % BUCKETS];
+static struct inst *get(struct bucket *b, uint64_t id) {
+  struct inst **pp = &b->head;
 
   struct inst *in;
 
@@ -123,10 +140,11 @@ static int64_t redis_get(wrk_hold_t *h, uint64_t id) {
 int64_t wrk_hold_until(wrk_hold_t *h, uint64_t installation_id) {
   int64_t now = eg_time_epoch_ms(), until;
   uint64_t mono = eg_time_mono_ms();
+  struct bucket *b = bucket_of(h, installation_id);
   struct inst *in;
 
-  pthread_mutex_lock(&h->lock);
-  in = get(h, installation_id);
+  pthread_mutex_lock(&b->lock);
+  in = get(b, installation_id);
   /* One thread asks Redis. Before this worker's first answer for the
    * installation the others wait for it, so that a hold another worker
    * stored stops even the first call. After that they go on with the view
@@ -134,15 +152,15 @@ int64_t wrk_hold_until(wrk_hold_t *h, uint64_t installation_id) {
    * would park every thread of the installation behind that round trip
    * (behind the Redis pool when it is busy) and wake them all at once. */
   while (in != NULL && in->checking && in->checked_ms == 0)
-    pthread_cond_wait(&in->checked, &h->lock);
+    pthread_cond_wait(&in->checked, &b->lock);
   if (in != NULL && h->redis != NULL && !in->checking &&
       (in->checked_ms == 0 || mono - in->checked_ms >= RECHECK_MS)) {
     int64_t shared;
 
     in->checking = true;
-    pthread_mutex_unlock(&h->lock);
+    pthread_mutex_unlock(&b->lock);
     shared = redis_get(h, installation_id); /* outside the lock: may be slow */
-    pthread_mutex_lock(&h->lock);
+    pthread_mutex_lock(&b->lock);
     in->checking = false;
     in->checked_ms = eg_time_mono_ms();
     if (shared > in->until_ms)
@@ -150,7 +168,7 @@ int64_t wrk_hold_until(wrk_hold_t *h, uint64_t installation_id) {
     pthread_cond_broadcast(&in->checked);
   }
   until = in != NULL ? in->until_ms : 0;
-  pthread_mutex_unlock(&h->lock);
+  pthread_mutex_unlock(&b->lock);
   return until > now ? until : 0;
 }
 
@@ -160,15 +178,16 @@ void wrk_hold_set(wrk_hold_t *h, uint64_t installation_id, int64_t until_ms) {
   size_t lens[5];
   redisReply *reply = NULL;
   int64_t ttl = until_ms - eg_time_epoch_ms();
+  struct bucket *b = bucket_of(h, installation_id);
   struct inst *in;
 
   if (ttl <= 0)
     return;
-  pthread_mutex_lock(&h->lock);
-  in = get(h, installation_id);
+  pthread_mutex_lock(&b->lock);
+  in = get(b, installation_id);
   if (in != NULL && until_ms > in->until_ms)
     in->until_ms = until_ms;
-  pthread_mutex_unlock(&h->lock);
+  pthread_mutex_unlock(&b->lock);
   if (h->redis == NULL)
     return;
   redis_key(installation_id, key, sizeof(key));
@@ -184,29 +203,31 @@ void wrk_hold_set(wrk_hold_t *h, uint64_t installation_id, int64_t until_ms) {
 }
 
 void wrk_hold_acquire(wrk_hold_t *h, uint64_t installation_id, unsigned n) {
+  struct bucket *b = bucket_of(h, installation_id);
   struct inst *in;
 
-  if (n > WRK_HOLD_MAX_CONCURRENT)
-    n = WRK_HOLD_MAX_CONCURRENT;
-  pthread_mutex_lock(&h->lock);
-  in = get(h, installation_id);
-  while (in != NULL && in->in_use + n > WRK_HOLD_MAX_CONCURRENT) {
+  if (n > h->max_concurrent)
+    n = h->max_concurrent;
+  pthread_mutex_lock(&b->lock);
+  in = get(b, installation_id);
+  while (in != NULL && in->in_use + n > h->max_concurrent) {
     in->waiting++;
-    pthread_cond_wait(&in->freed, &h->lock);
+    pthread_cond_wait(&in->freed, &b->lock);
     in->waiting--;
   }
   if (in != NULL)
     in->in_use += n;
-  pthread_mutex_unlock(&h->lock);
+  pthread_mutex_unlock(&b->lock);
 }
 
 void wrk_hold_release(wrk_hold_t *h, uint64_t installation_id, unsigned n) {
+  struct bucket *b = bucket_of(h, installation_id);
   struct inst *in;
 
-  if (n > WRK_HOLD_MAX_CONCURRENT)
-    n = WRK_HOLD_MAX_CONCURRENT;
-  pthread_mutex_lock(&h->lock);
-  in = get(h, installation_id);
+  if (n > h->max_concurrent)
+    n = h->max_concurrent;
+  pthread_mutex_lock(&b->lock);
+  in = get(b, installation_id);
   if (in != NULL) {
     in->in_use = in->in_use >= n ? in->in_use - n : 0;
     /* Broadcast: a waiter for one slot may fit where one for two does
@@ -214,5 +235,5 @@ void wrk_hold_release(wrk_hold_t *h, uint64_t installation_id, unsigned n) {
     if (in->waiting > 0)
       pthread_cond_broadcast(&in->freed);
   }
-  pthread_mutex_unlock(&h->lock);
+  pthread_mutex_unlock(&b->lock);
 }

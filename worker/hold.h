@@ -2,7 +2,8 @@
  * GitHub says an installation's budget is spent (or a secondary limit was
  * hit), every worker holds that installation's calls until it may resume
  * (the resume time is kept in Redis), and each worker keeps its concurrent
- * calls per installation well under GitHub's limit of 100. */
+ * calls per installation under a cap (ENVGATE_GITHUB_CONCURRENCY), so that
+ * the fleet stays under GitHub's limit of 100. */
 #ifndef WRK_HOLD_H
 #define WRK_HOLD_H
 
@@ -10,15 +11,11 @@
 
 #include "eg/redis.h"
 
-/* Concurrent GitHub calls one worker makes for one installation. With the
- * default of 4 worker processes per installation's traffic, the fleet stays
- * at 4 x 16 = 64, well under GitHub's 100. */
-#define WRK_HOLD_MAX_CONCURRENT 16
-
 typedef struct wrk_hold_s wrk_hold_t;
 
-/* redis is borrowed (NULL: this process only). @returns 0 or -1. */
-int wrk_hold_new(eg_redis_t *redis, wrk_hold_t **out);
+/* redis is borrowed (NULL: this process only); max_concurrent (>= 1) is
+ * the cap on one installation's calls in flight. @returns 0 or -1. */
+int wrk_hold_new(eg_redis_t *redis, unsigned max_concurrent, wrk_hold_t **out);
 void wrk_hold_free(wrk_hold_t *h);
 
 /* Epoch ms until which installation's calls are held, or 0 when they may

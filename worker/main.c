@@ -144,8 +144,10 @@ int main(int argc, char **argv) {
     rc = wrk_metrics_init(&ctx, errbuf, sizeof(errbuf));
   if (rc == EG_OK)
     rc = wrk_deps_new(&cfg, ctx.metrics, &ctx.deps, errbuf, sizeof(errbuf));
-  if (rc == EG_OK && (wrk_done_new(ctx.deps->redis, &ctx.done) != 0 ||
-                      wrk_hold_new(ctx.deps->redis, &ctx.hold) != 0))
+  if (rc == EG_OK &&
+      (wrk_done_new(ctx.deps->redis, &ctx.done) != 0 ||
+       wrk_hold_new(ctx.deps->redis, (unsigned)cfg.github_concurrency,
+                    &ctx.hold) != 0))
     rc = EG_ENOMEM;
   if (rc == EG_OK)
     rc = eg_offsets_new(&ctx.offsets);

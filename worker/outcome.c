@@ -65,7 +65,7 @@ int wrk_outcome_new(const eg_config_t *cfg,
   oc = calloc(1, sizeof(*oc));
   if (oc == NULL)
     return EG_ENOMEM;
-  rc = eg_kafka_conf_new(cfg, EG_KAFKA_PRODUCER, NULL, &conf, errbuf,
+  rc = eg_kafka_conf_new(cfg, EG_KAFKA_BATCH_PRODUCER, NULL, &conf, errbuf,
                          errbuf_len);
   if (rc == EG_OK) {
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);

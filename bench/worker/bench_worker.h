@@ -27,6 +27,7 @@ struct bw_opts {
   const char *mode; /* "throughput" or "latency" */
   unsigned workers;
   unsigned inflight;
+  unsigned github_concurrency; /* ENVGATE_GITHUB_CONCURRENCY */
   unsigned installations;
   unsigned repos;
   unsigned latency_ms; /* ghsim latency of every GitHub call */

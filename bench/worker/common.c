@@ -218,14 +218,16 @@ static int worker_kafka_conf(struct bw_run *r, char *buf, size_t len) {
 }
 
 int bw_start_workers(struct bw_run *r) {
-  char inflight[64], level[64], kconf[600];
-  const char *env[4 + sizeof(r->o->worker_env) / sizeof(char *)] = {inflight,
-                                                                    level};
-  size_t nenv = 2;
+  char inflight[64], concurrency[64], level[64], kconf[600];
+  const char *env[5 + sizeof(r->o->worker_env) / sizeof(char *)] = {
+      inflight, concurrency, level};
+  size_t nenv = 3;
   long long deadline;
 
   snprintf(inflight, sizeof(inflight), "ENVGATE_WORKER_INFLIGHT=%u",
            r->o->inflight);
+  snprintf(concurrency, sizeof(concurrency), "ENVGATE_GITHUB_CONCURRENCY=%u",
+           r->o->github_concurrency);
   snprintf(level, sizeof(level), "ENVGATE_LOG_LEVEL=%s", r->o->log_level);
   if (r->o->fetch_wait_ms > 0) {
     if (worker_kafka_conf(r, kconf, sizeof(kconf)) != EG_OK) {

@@ -22,6 +22,8 @@ static const char usage[] =
     "\n"
     "  --workers N          worker processes (default 1, at most 8)\n"
     "  --inflight N         ENVGATE_WORKER_INFLIGHT (default 64)\n"
+    "  --github-concurrency N  ENVGATE_GITHUB_CONCURRENCY: calls in flight\n"
+    "                       per installation and worker (default 24)\n"
     "  --installations N    installations of the scenario (default 20)\n"
     "  --repos N            repositories, dealt round-robin (default 100)\n"
     "  --latency-ms N       ghsim latency of every GitHub call (default 50)\n"
@@ -66,6 +68,7 @@ static int number(const char *v, uint64_t min, uint64_t max, unsigned *out) {
 int main(int argc, char **argv) {
   struct bw_opts o = {.workers = 1,
                       .inflight = 64,
+                      .github_concurrency = 24,
                       .installations = 20,
                       .repos = 100,
                       .latency_ms = 50,
@@ -107,6 +110,8 @@ int main(int argc, char **argv) {
       rc = number(v, 1, BW_MAX_WORKERS, &o.workers);
     else if (strcmp(a, "--inflight") == 0)
       rc = number(v, 1, 4096, &o.inflight);
+    else if (strcmp(a, "--github-concurrency") == 0)
+      rc = number(v, 1, 100, &o.github_concurrency);
     else if (strcmp(a, "--installations") == 0)
       rc = number(v, 1, 1000, &o.installations);
     else if (strcmp(a, "--repos") == 0)

@@ -13,10 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Concurrent GitHub calls one worker makes per installation
- * (WRK_HOLD_MAX_CONCURRENT in worker/hold.h). */
-#define BW_SLOTS_PER_INSTALLATION 16
-
 /* Accepted review times (epoch ms), sorted; *n gets their count. */
 static double *review_times(json_t *state, size_t *n) {
   json_t *reviews = json_object_get(state, "reviews"), *v;
@@ -228,8 +224,8 @@ int bw_throughput(struct bw_run *r) {
   ideal_inflight =
       (double)o->workers * o->inflight / (BW_ROUNDS * ghsim_ms / 1e3);
   /* Each decision in flight holds 5/4 call slots on average (4 rounds, 5
-   * calls); a worker has 16 slots per installation. */
-  slots_per_worker = (double)BW_SLOTS_PER_INSTALLATION * o->installations *
+   * calls); a worker has ENVGATE_GITHUB_CONCURRENCY slots per installation. */
+  slots_per_worker = (double)o->github_concurrency * o->installations *
                      BW_ROUNDS / BW_CALLS_PER_APPROVE;
   ideal_slots =
       (double)o->workers * slots_per_worker / (BW_ROUNDS * ghsim_ms / 1e3);
@@ -247,9 +243,10 @@ int bw_throughput(struct bw_run *r) {
   printf("| %u | %u | %.0f | %.0f | %.0f | %.2f |\n", o->workers, o->inflight,
          rate, steady, ideal, rate / ideal);
   printf("\nideal = workers x min(INFLIGHT, call slots) / (%d rounds x %.1f "
-         "ms): INFLIGHT bound %.0f/s, call-slot bound %.0f/s (16 per "
+         "ms): INFLIGHT bound %.0f/s, call-slot bound %.0f/s (%u per "
          "installation and worker x %u installations x 4/5).\n",
-         BW_ROUNDS, ghsim_ms, ideal_inflight, ideal_slots, o->installations);
+         BW_ROUNDS, ghsim_ms, ideal_inflight, ideal_slots,
+         o->github_concurrency, o->installations);
 
   printf("\nSeen by the workers (means over the run): GitHub call %.1f ms "
          "(run %.1f, deployments %.1f, statuses %.1f, job %.1f, review %.1f, "

@@ -78,6 +78,8 @@ static const struct entry table[] = {
      F(token_key_file)},
     {"ENVGATE_WORKER_INFLIGHT", K_U64, "64", 1, 4096, EG_ROLE_WORKER, 0,
      F(worker_inflight)},
+    {"ENVGATE_GITHUB_CONCURRENCY", K_U64, "24", 1, 100, EG_ROLE_WORKER, 0,
+     F(github_concurrency)},
     {"ENVGATE_MAX_ATTEMPTS", K_U64, "8", 1, 100, EG_ROLE_WORKER, 0,
      F(max_attempts)},
     {"ENVGATE_MAX_BODY_BYTES", K_U64, "1048576", 1024, 26214400,

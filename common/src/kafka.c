@@ -31,6 +31,12 @@ static const struct setting producer_defaults[] = {
     {"socket.keepalive.enable", "true"},
 };
 
+/* On top of producer_defaults. Measured with bench/worker (1 x 256): worker
+ * CPU per decision 1228 -> 1090 us, fewer produce requests and wake-ups. */
+static const struct setting batch_producer_defaults[] = {
+    {"linger.ms", "5"},
+};
+
 static const struct setting consumer_defaults[] = {
     {"auto.offset.reset", "earliest"},
     /* Offsets are stored by the worker only once an outcome is durable;
@@ -194,9 +200,15 @@ int eg_kafka_conf_new(const eg_config_t *cfg,
     rc = set(conf, "client.id", "envgate", errbuf, errbuf_len);
   switch (kind) {
   case EG_KAFKA_PRODUCER:
+  case EG_KAFKA_BATCH_PRODUCER:
     if (rc == EG_OK)
       rc = apply(conf, producer_defaults,
                  sizeof(producer_defaults) / sizeof(producer_defaults[0]),
+                 errbuf, errbuf_len);
+    if (rc == EG_OK && kind == EG_KAFKA_BATCH_PRODUCER)
+      rc = apply(conf, batch_producer_defaults,
+                 sizeof(batch_producer_defaults) /
+                     sizeof(batch_producer_defaults[0]),
                  errbuf, errbuf_len);
     break;
   case EG_KAFKA_CONSUMER:

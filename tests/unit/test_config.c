@@ -214,6 +214,8 @@ static void test_defaults(void **state) {
     assert_str_or_null(cfg.redis_url, cases[i].redis);
     assert_str_or_null(cfg.github_api_url, cases[i].github);
     assert_int_equal(cfg.worker_inflight, cases[i].inflight);
+    assert_int_equal(cfg.github_concurrency,
+                     role == EG_ROLE_WORKER ? 24 : 0);
     assert_int_equal(cfg.max_attempts, cases[i].attempts);
     assert_int_equal(cfg.max_body_bytes, cases[i].body);
     assert_int_equal(cfg.enqueue_timeout_ms, cases[i].enqueue);
@@ -340,6 +342,12 @@ static void test_numbers(void **state) {
     const char *rule;
   } cases[] = {
       {"ENVGATE_WORKER_INFLIGHT", "1", EG_ROLE_WORKER, 1, NULL},
+      {"ENVGATE_GITHUB_CONCURRENCY", "1", EG_ROLE_WORKER, 1, NULL},
+      {"ENVGATE_GITHUB_CONCURRENCY", "100", EG_ROLE_WORKER, 1, NULL},
+      {"ENVGATE_GITHUB_CONCURRENCY", "101", EG_ROLE_WORKER, 0,
+       "between 1 and 100"},
+      {"ENVGATE_GITHUB_CONCURRENCY", "0", EG_ROLE_WORKER, 0,
+       "between 1 and 100"},
       {"ENVGATE_WORKER_INFLIGHT", "4096", EG_ROLE_WORKER, 1, NULL},
       {"ENVGATE_WORKER_INFLIGHT", "0064", EG_ROLE_WORKER, 1, NULL},
       {"ENVGATE_WORKER_INFLIGHT", "4097", EG_ROLE_WORKER, 0,
@@ -796,9 +804,9 @@ static void test_config_log(void **state) {
   for (size_t i = 0; i < len; i++)
     if (out[i] == '\n')
       lines++;
-  /* The worker reads 15 of the 18 variables: not ENVGATE_LISTEN,
+  /* The worker reads 16 of the 19 variables: not ENVGATE_LISTEN,
    * ENVGATE_MAX_BODY_BYTES or ENVGATE_ENQUEUE_TIMEOUT_MS. */
-  assert_int_equal(lines, 15);
+  assert_int_equal(lines, 16);
   assert_null(strstr(out, REDIS_PW));
   assert_null(strstr(out, "whsec-"));
   assert_non_null(strstr(out, "\"name\":\"ENVGATE_REDIS_URL\","
@@ -807,6 +815,8 @@ static void test_config_log(void **state) {
                               "\"value\":\"[2 redacted]\""));
   assert_non_null(strstr(out, "\"name\":\"ENVGATE_MAX_ATTEMPTS\","
                               "\"value\":\"8\""));
+  assert_non_null(strstr(out, "\"name\":\"ENVGATE_GITHUB_CONCURRENCY\","
+                              "\"value\":\"24\""));
   assert_non_null(strstr(out, "\"name\":\"ENVGATE_LOG_LEVEL\","
                               "\"value\":\"warn\""));
   assert_non_null(strstr(out, "\"name\":\"ENVGATE_TOKEN_KEY_FILE\","

@@ -42,7 +42,34 @@ static void test_producer_defaults(void **state) {
   expect_setting(conf, "bootstrap.servers", "127.0.0.1:9");
   expect_setting(conf, "enable.idempotence", "true");
   expect_setting(conf, "acks", "-1");
+  expect_setting(conf, "linger.ms", "0");
   rd_kafka_conf_destroy(conf);
+}
+
+/* The same guarantees with a linger; the extra file may still change it. */
+static void test_batch_producer_defaults(void **state) {
+  char *path = write_file("linger.ms=20\n");
+  eg_config_t cfg = {.kafka_brokers = "127.0.0.1:9"};
+  rd_kafka_conf_t *conf = NULL;
+  char err[EG_ERRBUF_LEN];
+
+  (void)state;
+  assert_int_equal(eg_kafka_conf_new(&cfg, EG_KAFKA_BATCH_PRODUCER, NULL, &conf,
+                                     err, sizeof(err)),
+                   EG_OK);
+  expect_setting(conf, "enable.idempotence", "true");
+  expect_setting(conf, "acks", "-1");
+  expect_setting(conf, "message.timeout.ms", "30000");
+  expect_setting(conf, "linger.ms", "5");
+  rd_kafka_conf_destroy(conf);
+  cfg.kafka_config_file = path;
+  assert_int_equal(eg_kafka_conf_new(&cfg, EG_KAFKA_BATCH_PRODUCER, NULL, &conf,
+                                     err, sizeof(err)),
+                   EG_OK);
+  expect_setting(conf, "linger.ms", "20");
+  rd_kafka_conf_destroy(conf);
+  unlink(path);
+  free(path);
 }
 
 static void test_consumer_defaults(void **state) {
@@ -151,6 +178,7 @@ static void test_ping_unreachable(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_producer_defaults),
+      cmocka_unit_test(test_batch_producer_defaults),
       cmocka_unit_test(test_consumer_defaults),
       cmocka_unit_test(test_extra_file),
       cmocka_unit_test(test_extra_file_errors),

@@ -33,6 +33,7 @@ typedef struct eg_config_s {
   char *policy_file;            /* ENVGATE_POLICY_FILE */
   char *token_key_file;         /* ENVGATE_TOKEN_KEY_FILE, NULL if unset */
   uint64_t worker_inflight;     /* ENVGATE_WORKER_INFLIGHT */
+  uint64_t github_concurrency;  /* ENVGATE_GITHUB_CONCURRENCY */
   uint64_t max_attempts;        /* ENVGATE_MAX_ATTEMPTS */
   uint64_t max_body_bytes;      /* ENVGATE_MAX_BODY_BYTES */
   uint64_t enqueue_timeout_ms;  /* ENVGATE_ENQUEUE_TIMEOUT_MS */

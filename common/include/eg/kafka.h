@@ -11,7 +11,10 @@
 #include "eg/config.h"
 
 typedef enum eg_kafka_kind {
-  EG_KAFKA_PRODUCER, /* idempotent, acks=all */
+  EG_KAFKA_PRODUCER, /* idempotent, acks=all, sends at once */
+  /* The same guarantees, lingering 5 ms to batch: for the worker's outcomes,
+   * whose event already waited on several GitHub round trips. */
+  EG_KAFKA_BATCH_PRODUCER,
   EG_KAFKA_CONSUMER, /* group member, offsets stored after processing */
   EG_KAFKA_READER    /* no group: assigned reads (audit, tests) */
 } eg_kafka_kind_t;
