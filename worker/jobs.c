@@ -91,21 +91,27 @@ static bool before(const wrk_job_t *a, const wrk_job_t *b) {
   return a->due_ms != b->due_ms ? a->due_ms < b->due_ms : a->seq < b->seq;
 }
 
-static void heap_push(wrk_jobs_t *q, wrk_job_t *job) {
-  size_t i = q->nheap++;
+static void swap(wrk_jobs_t *q, size_t a, size_t b) {
+  wrk_job_t *t = q->heap[a];
+  q->heap[a] = q->heap[b];
+  q->heap[b] = t;
+}
 
-  /* The heap has room: total never exceeds capacity by more than what the
-   * consumer pushed after seeing "full", which grows the array. */
-  q->heap[i] = job;
+static void sift_up(wrk_jobs_t *q, size_t i) {
   while (i > 0) {
     size_t parent = (i - 1) / 2;
     if (!before(q->heap[i], q->heap[parent]))
       break;
-    wrk_job_t *t = q->heap[i];
-    q->heap[i] = q->heap[parent];
-    q->heap[parent] = t;
+    swap(q, i, parent);
     i = parent;
   }
+}
+
+static void heap_push(wrk_jobs_t *q, wrk_job_t *job) {
+  /* The heap has room: total never exceeds capacity by more than what the
+   * consumer pushed after seeing "full", which grows the array. */
+  q->heap[q->nheap] = job;
+  sift_up(q, q->nheap++);
 }
 
 static void heap_remove_at(wrk_jobs_t *q, size_t i) {
@@ -118,21 +124,12 @@ static void heap_remove_at(wrk_jobs_t *q, size_t i) {
       m = r;
     if (m == i)
       break;
-    wrk_job_t *t = q->heap[i];
-    q->heap[i] = q->heap[m];
-    q->heap[m] = t;
+    swap(q, i, m);
     i = m;
   }
-  /* Sift up too: the moved element may be smaller than its new parent. */
-  while (i > 0) {
-    size_t parent = (i - 1) / 2;
-    if (!before(q->heap[i], q->heap[parent]))
-      break;
-    wrk_job_t *t = q->heap[i];
-    q->heap[i] = q->heap[parent];
-    q->heap[parent] = t;
-    i = parent;
-  }
+  /* The moved element may be smaller than its new parent too. */
+  if (i < q->nheap)
+    sift_up(q, i);
 }
 
 static bool ensure_room(wrk_jobs_t *q) {

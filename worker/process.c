@@ -174,14 +174,10 @@ static int get_token(struct ev_run *r, struct outcome *out) {
  * made: short holds are waited out here, longer ones answer every call as
  * unavailable so the event goes to the retry topic until the hold ends.
  * @returns true when the calls were answered that way. */
-static bool held(struct ev_run *r,
-                 const eg_gh_call_t *calls,
-                 size_t n,
-                 eg_gh_response_t *resps) {
+static bool held(struct ev_run *r, size_t n, eg_gh_response_t *resps) {
   int64_t until = wrk_hold_until(r->ctx->hold, r->ev.installation_id);
   int64_t wait = until - eg_time_epoch_ms();
 
-  (void)calls;
   if (until == 0 || wait <= 0)
     return false;
   if (wait <= INPLACE_MAX_DELAY_MS) {
@@ -226,7 +222,7 @@ static void call_github(struct ev_run *r,
       labels[m] = endpoints[i];
       idx[m++] = i;
     }
-    if (held(r, batch, m, got)) {
+    if (held(r, m, got)) {
       /* Not retried in place: the event waits in the retry topic. */
       for (size_t k = 0; k < m; k++) {
         if (try > 1)

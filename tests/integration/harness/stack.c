@@ -111,48 +111,69 @@ set_env(const char **env, size_t *n, size_t cap, const char *entry) {
     env[(*n)++] = entry;
 }
 
+/* The entries every service of the stack gets (Kafka, GitHub, the webhook
+ * secret), and the buffers they point into. */
+struct stack_env {
+  char brokers[512], api[200], secret[600], kconf[600];
+  const char *env[32];
+  size_t n;
+};
+
+static void stack_env_init(const eg_it_stack_t *st, struct stack_env *se) {
+  snprintf(se->brokers, sizeof(se->brokers), "ENVGATE_KAFKA_BROKERS=%s",
+           st->db.bootstrap);
+  snprintf(se->api, sizeof(se->api), "ENVGATE_GITHUB_API_URL=%s",
+           st->ghsim_url);
+  snprintf(se->secret, sizeof(se->secret), "ENVGATE_WEBHOOK_SECRET_FILE=%s",
+           st->secret_file);
+  snprintf(se->kconf, sizeof(se->kconf), "ENVGATE_KAFKA_CONFIG_FILE=%s",
+           st->kafka_conf);
+  se->env[0] = se->brokers;
+  se->env[1] = se->api;
+  se->env[2] = se->secret;
+  se->env[3] = se->kconf;
+  se->n = 4;
+}
+
+/* Adds entries (NULL-terminated, may be NULL); a later entry for a name
+ * replaces the earlier one. */
+static void stack_env_add(struct stack_env *se, const char *const *entries) {
+  for (size_t i = 0; entries != NULL && entries[i] != NULL; i++)
+    set_env(se->env, &se->n, sizeof(se->env) / sizeof(se->env[0]), entries[i]);
+  se->env[se->n] = NULL;
+}
+
 int eg_it_stack_worker(eg_it_t *it,
                        eg_it_stack_t *st,
                        const char *const *extra_env,
                        eg_it_proc_t **out) {
-  char brokers[512], redis[160], api[200], key[600], policy[600], secret[600],
-      kconf[600], name[32];
+  char redis[160], key[600], policy[600], name[32];
   const char *argv[] = {"envgate-worker", NULL};
-  const char *env[32] = {brokers,
-                         redis,
-                         api,
-                         key,
-                         policy,
-                         secret,
-                         kconf,
-                         "ENVGATE_APP_ID=" EG_IT_APP_ID,
-                         "ENVGATE_METRICS_LISTEN=127.0.0.1:0",
-                         "ENVGATE_LOG_LEVEL=debug",
-                         "ENVGATE_SHUTDOWN_TIMEOUT_MS=15000"};
-  size_t n = 11;
+  const char *own[] = {redis,
+                       key,
+                       policy,
+                       "ENVGATE_APP_ID=" EG_IT_APP_ID,
+                       "ENVGATE_METRICS_LISTEN=127.0.0.1:0",
+                       "ENVGATE_LOG_LEVEL=debug",
+                       "ENVGATE_SHUTDOWN_TIMEOUT_MS=15000",
+                       NULL};
+  struct stack_env se;
   eg_it_spawn_opts_t o = {0};
   eg_it_proc_t *p = NULL;
   int rc;
 
   if (st->nworkers == sizeof(st->workers) / sizeof(st->workers[0]))
     return EG_ERANGE;
-  snprintf(brokers, sizeof(brokers), "ENVGATE_KAFKA_BROKERS=%s",
-           st->db.bootstrap);
   snprintf(redis, sizeof(redis), "ENVGATE_REDIS_URL=%s", st->redis.url);
-  snprintf(api, sizeof(api), "ENVGATE_GITHUB_API_URL=%s", st->ghsim_url);
   snprintf(key, sizeof(key), "ENVGATE_APP_PRIVATE_KEY_FILE=%s", st->key_file);
   snprintf(policy, sizeof(policy), "ENVGATE_POLICY_FILE=%s", st->policy_file);
-  snprintf(secret, sizeof(secret), "ENVGATE_WEBHOOK_SECRET_FILE=%s",
-           st->secret_file);
-  snprintf(kconf, sizeof(kconf), "ENVGATE_KAFKA_CONFIG_FILE=%s",
-           st->kafka_conf);
-  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
-    set_env(env, &n, sizeof(env) / sizeof(env[0]), extra_env[i]);
-  env[n] = NULL;
+  stack_env_init(st, &se);
+  stack_env_add(&se, own);
+  stack_env_add(&se, extra_env);
   snprintf(name, sizeof(name), "worker%zu", st->nstarted + 1);
   o.name = name;
   o.argv = argv;
-  o.env = env;
+  o.env = se.env;
   o.ready_log = "\"msg\":\"started\"";
   rc = eg_it_spawn(it, &o, &p);
   if (rc != EG_OK)
@@ -167,31 +188,18 @@ int eg_it_stack_worker(eg_it_t *it,
 int eg_it_stack_ingress(eg_it_t *it,
                         eg_it_stack_t *st,
                         const char *const *extra_env) {
-  char brokers[512], api[200], secret[600], kconf[600];
   const char *argv[] = {"envgate-ingress", NULL};
-  const char *env[32] = {brokers,
-                         api,
-                         secret,
-                         kconf,
-                         "ENVGATE_LISTEN=127.0.0.1:0",
-                         "ENVGATE_LOG_LEVEL=debug"};
-  size_t n = 6;
-  eg_it_spawn_opts_t o = {.name = "ingress",
-                          .argv = argv,
-                          .env = env,
-                          .ready_log = "\"msg\":\"listening\""};
+  static const char *const own[] = {"ENVGATE_LISTEN=127.0.0.1:0",
+                                    "ENVGATE_LOG_LEVEL=debug", NULL};
+  struct stack_env se;
+  eg_it_spawn_opts_t o = {
+      .name = "ingress", .argv = argv, .ready_log = "\"msg\":\"listening\""};
   int rc, port;
 
-  snprintf(brokers, sizeof(brokers), "ENVGATE_KAFKA_BROKERS=%s",
-           st->db.bootstrap);
-  snprintf(api, sizeof(api), "ENVGATE_GITHUB_API_URL=%s", st->ghsim_url);
-  snprintf(secret, sizeof(secret), "ENVGATE_WEBHOOK_SECRET_FILE=%s",
-           st->secret_file);
-  snprintf(kconf, sizeof(kconf), "ENVGATE_KAFKA_CONFIG_FILE=%s",
-           st->kafka_conf);
-  for (size_t i = 0; extra_env != NULL && extra_env[i] != NULL; i++)
-    set_env(env, &n, sizeof(env) / sizeof(env[0]), extra_env[i]);
-  env[n] = NULL;
+  stack_env_init(st, &se);
+  stack_env_add(&se, own);
+  stack_env_add(&se, extra_env);
+  o.env = se.env;
   rc = eg_it_spawn(it, &o, &st->ingress);
   if (rc != EG_OK)
     return rc;
