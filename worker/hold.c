@@ -202,6 +202,10 @@ void wrk_hold_set(wrk_hold_t *h, uint64_t installation_id, int64_t until_ms) {
     freeReplyObject(reply);
 }
 
+unsigned wrk_hold_max(const wrk_hold_t *h) {
+  return h->max_concurrent;
+}
+
 void wrk_hold_acquire(wrk_hold_t *h, uint64_t installation_id, unsigned n) {
   struct bucket *b = bucket_of(h, installation_id);
   struct inst *in;

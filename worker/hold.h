@@ -26,6 +26,9 @@ int64_t wrk_hold_until(wrk_hold_t *h, uint64_t installation_id);
 /* Holds installation's calls until until_ms (epoch ms), fleet-wide. */
 void wrk_hold_set(wrk_hold_t *h, uint64_t installation_id, int64_t until_ms);
 
+/* The cap: calls of one installation in flight at once. */
+unsigned wrk_hold_max(const wrk_hold_t *h);
+
 /* Takes n call slots of installation, waiting while all are in use;
  * release them with wrk_hold_release(). n is capped at the maximum. */
 void wrk_hold_acquire(wrk_hold_t *h, uint64_t installation_id, unsigned n);

@@ -111,7 +111,8 @@ static void heap_push(wrk_jobs_t *q, wrk_job_t *job) {
   /* The heap has room: total never exceeds capacity by more than what the
    * consumer pushed after seeing "full", which grows the array. */
   q->heap[q->nheap] = job;
-  sift_up(q, q->nheap++);
+  q->nheap++;
+  sift_up(q, q->nheap - 1);
 }
 
 static void heap_remove_at(wrk_jobs_t *q, size_t i) {

@@ -231,9 +231,17 @@ static void call_github(struct ev_run *r,
       }
       break;
     }
-    wrk_hold_acquire(r->ctx->hold, r->ev.installation_id, (unsigned)m);
-    wrk_gh_many(r->d, batch, labels, m, got);
-    wrk_hold_release(r->ctx->hold, r->ev.installation_id, (unsigned)m);
+    /* In turns of at most the installation's call slots, when the cap
+     * (ENVGATE_GITHUB_CONCURRENCY) is lower than the calls of one round. */
+    for (size_t off = 0; off < m; off += wrk_hold_max(r->ctx->hold)) {
+      size_t c = m - off;
+
+      if (c > wrk_hold_max(r->ctx->hold))
+        c = wrk_hold_max(r->ctx->hold);
+      wrk_hold_acquire(r->ctx->hold, r->ev.installation_id, (unsigned)c);
+      wrk_gh_many(r->d, batch + off, labels + off, c, got + off);
+      wrk_hold_release(r->ctx->hold, r->ev.installation_id, (unsigned)c);
+    }
     todo = 0;
     for (size_t k = 0; k < m; k++) {
       size_t i = idx[k];

@@ -1,6 +1,7 @@
 /* envgate-worker over real processes (devbroker, redis-server, ghsim):
  * approve and reject, one review per gate request whatever the duplicates,
- * forged and poison events dead-lettered, and no secret in logs or Kafka. */
+ * forged and poison events dead-lettered, no secret in logs or Kafka, and
+ * the cap on an installation's calls in flight. */
 #include "harness/harness.h"
 #include "harness/stack.h"
 
@@ -251,6 +252,45 @@ static void test_two_workers_one_mint_and_no_secret_anywhere(void **state) {
   eg_it_pass(it);
 }
 
+/* Calls in flight at ghsim, the most at once so far (every call waits its
+ * latency there). */
+static json_int_t most_in_flight(eg_it_t *it, eg_it_stack_t *st) {
+  json_t *sim = eg_it_ghsim_state(it, st);
+  json_int_t n = json_integer_value(json_object_get(sim, "timer_pending_max"));
+
+  json_decref(sim);
+  return n;
+}
+
+/* ENVGATE_GITHUB_CONCURRENCY caps one installation's calls in flight, also
+ * below the two calls of a decision's first round (they go in turns); a
+ * worker with the default sends them together. */
+static void test_call_cap_per_installation(void **state) {
+  eg_it_t *it = *state;
+  eg_it_stack_t st;
+  enum { N = 8 };
+  static const char *const capped[] = {"ENVGATE_GITHUB_CONCURRENCY=1",
+                                       "ENVGATE_WORKER_INFLIGHT=8", NULL};
+  static const char *const uncapped[] = {"ENVGATE_WORKER_INFLIGHT=8", NULL};
+  const char *scenario = NULL;
+
+  EG_IT_MUST(it, eg_it_scenario_many(it, 2 * N, 0, &scenario));
+  EG_IT_MUST(it, eg_it_stack_start(it, scenario, &st));
+  EG_IT_MUST(it, eg_it_ghsim_faults(it, &st, "{\"*\":{\"latency_ms\":30}}"));
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, capped, NULL));
+  EG_IT_MUST(it, eg_it_stack_produce_range(it, &st, 0, N, 1));
+  EG_IT_MUST(it, eg_it_wait_reviews(it, &st, N, 60000));
+  assert_int_equal(most_in_flight(it, &st), 1);
+  EG_IT_MUST(it, eg_it_stack_stop_workers(it, &st));
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, uncapped, NULL));
+  EG_IT_MUST(it, eg_it_stack_produce_range(it, &st, N, 2 * N, 1));
+  EG_IT_MUST(it, eg_it_wait_reviews(it, &st, 2 * N, 60000));
+  assert_true(most_in_flight(it, &st) > 1);
+  EG_IT_MUST(it, eg_it_check_one_review_each(it, &st, 2 * N));
+  EG_IT_MUST(it, eg_it_stack_stop_workers(it, &st));
+  eg_it_pass(it);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_approve_reject_and_duplicates,
@@ -261,6 +301,8 @@ int main(void) {
           test_two_workers_one_mint_and_no_secret_anywhere, eg_it_setup,
           eg_it_teardown),
       cmocka_unit_test_setup_teardown(test_webhook_through_ingress_is_reviewed,
+                                      eg_it_setup, eg_it_teardown),
+      cmocka_unit_test_setup_teardown(test_call_cap_per_installation,
                                       eg_it_setup, eg_it_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -182,19 +182,20 @@ static void test_defaults(void **state) {
   static const struct {
     eg_role_t role;
     const char *listen, *metrics_listen, *kafka, *prefix, *redis, *github;
-    uint64_t inflight, attempts, body, enqueue;
+    uint64_t inflight, concurrency, attempts, body, enqueue;
     size_t nsecrets;
   } cases[] = {
       {EG_ROLE_INGRESS, "0.0.0.0:8080", NULL, "127.0.0.1:9092", "envgate.",
-       NULL, "https://api.github.com", 0, 0, 1048576, 5000, 1},
+       NULL, "https://api.github.com", 0, 0, 0, 1048576, 5000, 1},
       {EG_ROLE_WORKER, NULL, "0.0.0.0:9090", "127.0.0.1:9092", "envgate.",
-       "redis://127.0.0.1:6379/0", "https://api.github.com", 64, 8, 0, 0, 1},
+       "redis://127.0.0.1:6379/0", "https://api.github.com", 64, 24, 8, 0, 0,
+       1},
       {EG_ROLE_AUDIT, NULL, NULL, "127.0.0.1:9092", "envgate.", NULL, NULL, 0,
-       0, 0, 0, 1},
+       0, 0, 0, 0, 1},
       {EG_ROLE_REDRIVE, NULL, NULL, "127.0.0.1:9092", "envgate.", NULL, NULL, 0,
-       0, 0, 0, 0},
+       0, 0, 0, 0, 0},
       {EG_ROLE_REDELIVER, NULL, NULL, NULL, NULL, "redis://127.0.0.1:6379/0",
-       "https://api.github.com", 0, 0, 0, 0, 0},
+       "https://api.github.com", 0, 0, 0, 0, 0, 0},
   };
 
   (void)state;
@@ -214,8 +215,7 @@ static void test_defaults(void **state) {
     assert_str_or_null(cfg.redis_url, cases[i].redis);
     assert_str_or_null(cfg.github_api_url, cases[i].github);
     assert_int_equal(cfg.worker_inflight, cases[i].inflight);
-    assert_int_equal(cfg.github_concurrency,
-                     role == EG_ROLE_WORKER ? 24 : 0);
+    assert_int_equal(cfg.github_concurrency, cases[i].concurrency);
     assert_int_equal(cfg.max_attempts, cases[i].attempts);
     assert_int_equal(cfg.max_body_bytes, cases[i].body);
     assert_int_equal(cfg.enqueue_timeout_ms, cases[i].enqueue);

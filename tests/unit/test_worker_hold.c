@@ -72,6 +72,7 @@ static void test_request_over_cap_is_capped(void **state) {
   (void)state;
 
   assert_int_equal(wrk_hold_new(NULL, 4, &h), 0);
+  assert_int_equal(wrk_hold_max(h), 4);
   wrk_hold_acquire(h, 9, 10); /* takes all 4, does not wait forever */
   a = (struct acquirer){.h = h, .installation = 9, .n = 1};
   assert_int_equal(pthread_create(&t, NULL, acquire_thread, &a), 0);
@@ -89,7 +90,8 @@ static void test_installations_do_not_limit_each_other(void **state) {
 
   assert_int_equal(wrk_hold_new(NULL, 2, &h), 0);
   wrk_hold_acquire(h, 5, 2);
-  /* Same lock bucket (ids 256 apart), another installation: no wait. */
+  /* Same lock bucket (ids BUCKETS = 256 apart in hold.c), another
+   * installation: no wait. */
   wrk_hold_acquire(h, 5 + 256, 2);
   wrk_hold_acquire(h, 6, 2);
   wrk_hold_release(h, 5, 2);

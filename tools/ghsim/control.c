@@ -189,6 +189,7 @@ void gs_sim_reset(struct gs_sim *sim) {
       sim->next_delivery_id = sc->deliveries[i].id + 1;
   pthread_mutex_unlock(&sim->state_lock);
   gs_records_clear(&sim->rec);
+  gs_timer_pending_max(sim->timer, true);
 }
 
 static json_t *state_json(struct gs_sim *sim) {
@@ -221,6 +222,9 @@ static json_t *state_json(struct gs_sim *sim) {
   pthread_rwlock_unlock(&sim->tokens.lock);
   json_object_set_new(o, "timer_pending",
                       json_integer((json_int_t)gs_timer_pending(sim->timer)));
+  json_object_set_new(
+      o, "timer_pending_max",
+      json_integer((json_int_t)gs_timer_pending_max(sim->timer, false)));
   return o;
 }
 

@@ -366,6 +366,9 @@ int gs_timer_add(struct gs_timer *t,
 /* Answers everything queued now; later additions are answered at once. */
 void gs_timer_flush(struct gs_timer *t);
 size_t gs_timer_pending(struct gs_timer *t);
+/* The most answers deferred at once (with a latency on every call: the most
+ * calls in flight), since the start or the last reset (reset: from now). */
+size_t gs_timer_pending_max(struct gs_timer *t, bool reset);
 void gs_timer_free(struct gs_timer *t);
 
 /* ---- records (record.c) ---- */

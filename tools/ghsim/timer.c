@@ -23,6 +23,7 @@ struct gs_timer {
   pthread_t thread;
   struct item *heap;
   size_t n, cap;
+  size_t max_n; /* most answers deferred at once since start or reset */
   uint64_t seq;
   bool flushing; /* answer everything now */
   bool stop;
@@ -145,6 +146,8 @@ int gs_timer_add(struct gs_timer *t,
   t->heap[t->n] = it;
   sift_up(t->heap, t->n);
   t->n++;
+  if (t->n > t->max_n)
+    t->max_n = t->n;
   pthread_cond_signal(&t->cond);
   pthread_mutex_unlock(&t->lock);
   return 0;
@@ -155,6 +158,17 @@ void gs_timer_flush(struct gs_timer *t) {
   t->flushing = true;
   pthread_cond_signal(&t->cond);
   pthread_mutex_unlock(&t->lock);
+}
+
+size_t gs_timer_pending_max(struct gs_timer *t, bool reset) {
+  size_t n;
+
+  pthread_mutex_lock(&t->lock);
+  n = t->max_n;
+  if (reset)
+    t->max_n = t->n;
+  pthread_mutex_unlock(&t->lock);
+  return n;
 }
 
 size_t gs_timer_pending(struct gs_timer *t) {
