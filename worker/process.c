@@ -233,11 +233,10 @@ static void call_github(struct ev_run *r,
     }
     /* In turns of at most the installation's call slots, when the cap
      * (ENVGATE_GITHUB_CONCURRENCY) is lower than the calls of one round. */
-    for (size_t off = 0; off < m; off += wrk_hold_max(r->ctx->hold)) {
-      size_t c = m - off;
+    for (size_t off = 0, turn = wrk_hold_max(r->ctx->hold); off < m;
+         off += turn) {
+      size_t c = m - off < turn ? m - off : turn;
 
-      if (c > wrk_hold_max(r->ctx->hold))
-        c = wrk_hold_max(r->ctx->hold);
       wrk_hold_acquire(r->ctx->hold, r->ev.installation_id, (unsigned)c);
       wrk_gh_many(r->d, batch + off, labels + off, c, got + off);
       wrk_hold_release(r->ctx->hold, r->ev.installation_id, (unsigned)c);
