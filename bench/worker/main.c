@@ -42,7 +42,9 @@ static const char usage[] =
     "                       as soon as data arrives\n"
     "  --worker-env N=V     extra environment for the workers, for\n"
     "                       experiments (up to 8; e.g.\n"
-    "                       ENVGATE_KAFKA_CONFIG_FILE=FILE)\n"
+    "                       ENVGATE_KAFKA_CONFIG_FILE=FILE; not the\n"
+    "                       variables of --inflight, --github-concurrency\n"
+    "                       or --log-level)\n"
     "  --keep               keep the scratch directory (logs)\n"
     "\n"
     "Prints Markdown tables and a last line \"summary key=value ...\".\n"
@@ -54,6 +56,21 @@ static int bad_usage(const char *what, const char *detail) {
   fprintf(stderr, "envgate-bench-worker: error: %s%s%s\n%s", what,
           detail != NULL ? " " : "", detail != NULL ? detail : "", usage);
   return 2;
+}
+
+/* The option that sets entry's variable ("NAME=value"), for the variables
+ * the bench sets itself and computes its ideal from; NULL for others. */
+static const char *own_option(const char *entry) {
+  static const struct {
+    const char *prefix, *option;
+  } own[] = {{"ENVGATE_WORKER_INFLIGHT=", "--inflight"},
+             {"ENVGATE_GITHUB_CONCURRENCY=", "--github-concurrency"},
+             {"ENVGATE_LOG_LEVEL=", "--log-level"}};
+
+  for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+    if (strncmp(entry, own[i].prefix, strlen(own[i].prefix)) == 0)
+      return own[i].option;
+  return NULL;
 }
 
 static int number(const char *v, uint64_t min, uint64_t max, unsigned *out) {
@@ -102,6 +119,9 @@ int main(int argc, char **argv) {
     }
     if (strcmp(a, "--log-level") == 0 && v != NULL)
       o.log_level = v;
+    else if (strcmp(a, "--worker-env") == 0 && v != NULL &&
+             own_option(v) != NULL)
+      return bad_usage("--worker-env: set this one with", own_option(v));
     else if (strcmp(a, "--worker-env") == 0 && v != NULL &&
              strchr(v, '=') != NULL &&
              o.nworker_env < sizeof(o.worker_env) / sizeof(o.worker_env[0]))
