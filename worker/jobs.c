@@ -22,7 +22,9 @@ struct busy {
 
 struct wrk_jobs_s {
   pthread_mutex_t lock;
-  pthread_cond_t cond;
+  pthread_cond_t cond; /* takers wait here */
+  pthread_cond_t room; /* wrk_jobs_wait_room() waits here */
+  size_t room_wanted;  /* what that waiter asks for; 0 = none waits */
   wrk_job_t **heap;
   size_t nheap, capacity; /* heap slots (grow as needed) */
   size_t limit;           /* the configured capacity */
@@ -59,6 +61,7 @@ int wrk_jobs_new(size_t capacity, wrk_jobs_t **out) {
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&q->cond, &ca);
+  pthread_cond_init(&q->room, &ca);
   pthread_condattr_destroy(&ca);
   *out = q;
   return 0;
@@ -82,6 +85,7 @@ void wrk_jobs_free(wrk_jobs_t *q) {
     }
   }
   pthread_cond_destroy(&q->cond);
+  pthread_cond_destroy(&q->room);
   pthread_mutex_destroy(&q->lock);
   free(q->heap);
   free(q);
@@ -191,19 +195,47 @@ void wrk_jobs_push(wrk_jobs_t *q, wrk_job_t *job) {
   pthread_mutex_unlock(&q->lock);
 }
 
+/* Jobs that can still be pushed before the queue is full. */
+static size_t room_locked(const wrk_jobs_t *q) {
+  size_t ready = q->total - q->ndelayed;
+
+  if (ready >= q->limit || q->ndelayed >= DELAYED_FACTOR * q->limit)
+    return 0;
+  return q->limit - ready;
+}
+
+/* Called with the lock held whenever jobs leave the queue. */
+static void signal_room(wrk_jobs_t *q) {
+  if (q->room_wanted != 0 && room_locked(q) >= q->room_wanted)
+    pthread_cond_signal(&q->room);
+}
+
 bool wrk_jobs_is_full(wrk_jobs_t *q) {
   pthread_mutex_lock(&q->lock);
-  bool full = q->total - q->ndelayed >= q->limit ||
-              q->ndelayed >= DELAYED_FACTOR * q->limit;
+  bool full = room_locked(q) == 0;
   pthread_mutex_unlock(&q->lock);
   return full;
 }
 
-size_t wrk_jobs_ready_count(wrk_jobs_t *q) {
+bool wrk_jobs_wait_room(wrk_jobs_t *q, size_t wanted, unsigned timeout_ms) {
+  uint64_t deadline = eg_time_mono_ms() + timeout_ms;
+  struct timespec ts = {(time_t)(deadline / 1000),
+                        (long)(deadline % 1000) * 1000000L};
+  bool enough;
+
+  if (wanted == 0)
+    wanted = 1;
+  if (wanted > q->limit)
+    wanted = q->limit;
   pthread_mutex_lock(&q->lock);
-  size_t n = q->total - q->ndelayed;
+  q->room_wanted = wanted;
+  while (!q->closed && room_locked(q) < wanted &&
+         pthread_cond_timedwait(&q->room, &q->lock, &ts) == 0)
+    ;
+  q->room_wanted = 0;
+  enough = room_locked(q) >= wanted;
   pthread_mutex_unlock(&q->lock);
-  return n;
+  return enough;
 }
 
 size_t wrk_jobs_count(wrk_jobs_t *q) {
@@ -290,6 +322,7 @@ void wrk_jobs_done(wrk_jobs_t *q, wrk_job_t *job) {
     }
   }
   q->total--;
+  signal_room(q);
   pthread_mutex_unlock(&q->lock);
 }
 
@@ -338,6 +371,7 @@ remove_matching(wrk_jobs_t *q, const char *topic, int32_t partition) {
     }
   }
   pthread_cond_broadcast(&q->cond);
+  signal_room(q);
   pthread_mutex_unlock(&q->lock);
   return out;
 }
@@ -355,5 +389,6 @@ void wrk_jobs_close(wrk_jobs_t *q) {
   pthread_mutex_lock(&q->lock);
   q->closed = true;
   pthread_cond_broadcast(&q->cond);
+  pthread_cond_broadcast(&q->room);
   pthread_mutex_unlock(&q->lock);
 }

@@ -29,16 +29,19 @@ typedef struct wrk_jobs_s wrk_jobs_t;
 int wrk_jobs_new(size_t capacity, wrk_jobs_t **out);
 void wrk_jobs_free(wrk_jobs_t *q);
 
-/* Adds a job; the queue takes ownership. Never blocks: the consumer pauses
- * fetching when wrk_jobs_is_full(). */
+/* Adds a job; the queue takes ownership. Never blocks: the consumer stops
+ * taking events while wrk_jobs_is_full(). */
 void wrk_jobs_push(wrk_jobs_t *q, wrk_job_t *job);
 
 /* Full when the jobs that are due, parked or running reach the capacity, or
  * when jobs waiting for a later time (retries) reach 16 times it: so events
  * keep flowing while many retries wait. */
 bool wrk_jobs_is_full(wrk_jobs_t *q);
-/* Jobs due, parked or running (not waiting for a later time). */
-size_t wrk_jobs_ready_count(wrk_jobs_t *q);
+/* Waits until at least wanted more jobs (capped at the capacity) can be
+ * pushed before the queue is full, at most timeout_ms, or until
+ * wrk_jobs_close(). One thread (the consumer) waits at a time.
+ * @returns true when there is that much room. */
+bool wrk_jobs_wait_room(wrk_jobs_t *q, size_t wanted, unsigned timeout_ms);
 /* Jobs in the queue, delayed, parked or running. */
 size_t wrk_jobs_count(wrk_jobs_t *q);
 

@@ -1,7 +1,7 @@
 /* envgate-worker over real processes (devbroker, redis-server, ghsim):
  * approve and reject, one review per gate request whatever the duplicates,
- * forged and poison events dead-lettered, no secret in logs or Kafka, and
- * the cap on an installation's calls in flight. */
+ * forged and poison events dead-lettered, no secret in logs or Kafka, the
+ * cap on an installation's calls in flight, and a full queue. */
 #include "harness/harness.h"
 #include "harness/stack.h"
 
@@ -291,6 +291,36 @@ static void test_call_cap_per_installation(void **state) {
   eg_it_pass(it);
 }
 
+/* A full queue stops the worker taking events but does not pause fetching
+ * (a pause drops librdkafka's prefetched events, and the fetch after a
+ * resume waits for a broker thread's next wake-up); only a queue where
+ * nothing finishes for a second pauses, and resumes once there is room. */
+static void test_full_queue(void **state) {
+  eg_it_t *it = *state;
+  eg_it_stack_t st;
+  enum { FAST = 40, SLOW = 10 };
+  /* INFLIGHT 2: the queue holds 8 events. */
+  static const char *const env[] = {"ENVGATE_WORKER_INFLIGHT=2",
+                                    "ENVGATE_LOG_LEVEL=debug", NULL};
+  const char *scenario = NULL;
+
+  EG_IT_MUST(it, eg_it_scenario_many(it, FAST + SLOW, 0, &scenario));
+  EG_IT_MUST(it, eg_it_stack_start(it, scenario, &st));
+  EG_IT_MUST(it, eg_it_stack_worker(it, &st, env, NULL));
+  EG_IT_MUST(it, eg_it_stack_produce_range(it, &st, 0, FAST, 1));
+  EG_IT_MUST(it, eg_it_wait_reviews(it, &st, FAST, 60000));
+  assert_int_equal(eg_it_proc_log_count(st.workers[0], "fetching paused"), 0);
+  /* 4 rounds of 400 ms: the queue stays full for over a second. */
+  EG_IT_MUST(it, eg_it_ghsim_faults(it, &st, "{\"*\":{\"latency_ms\":400}}"));
+  EG_IT_MUST(it, eg_it_stack_produce_range(it, &st, FAST, FAST + SLOW, 1));
+  EG_IT_MUST(it, eg_it_wait_reviews(it, &st, FAST + SLOW, 90000));
+  assert_true(eg_it_proc_log_count(st.workers[0], "fetching paused") >= 1);
+  assert_true(eg_it_proc_log_count(st.workers[0], "fetching resumed") >= 1);
+  EG_IT_MUST(it, eg_it_check_one_review_each(it, &st, FAST + SLOW));
+  EG_IT_MUST(it, eg_it_stack_stop_workers(it, &st));
+  eg_it_pass(it);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_approve_reject_and_duplicates,
@@ -302,6 +332,8 @@ int main(void) {
           eg_it_teardown),
       cmocka_unit_test_setup_teardown(test_webhook_through_ingress_is_reviewed,
                                       eg_it_setup, eg_it_teardown),
+      cmocka_unit_test_setup_teardown(test_full_queue, eg_it_setup,
+                                      eg_it_teardown),
       cmocka_unit_test_setup_teardown(test_call_cap_per_installation,
                                       eg_it_setup, eg_it_teardown),
   };

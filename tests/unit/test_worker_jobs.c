@@ -1,6 +1,7 @@
 /* worker/jobs.c: order by due time, one job per key at a time, and no lost
  * wake-up: takers are woken one at a time, so every due job must still
- * find a thread, also with many threads and delayed jobs. */
+ * find a thread, also with many threads and delayed jobs. The consumer's
+ * wait for room ends as soon as enough jobs are done. */
 #include "jobs.h"
 
 #include "eg/timeutil.h"
@@ -40,7 +41,9 @@ static void test_due_then_arrival_order(void **state) {
   wrk_jobs_push(q, job("b", 0, 1));
   wrk_jobs_push(q, job("c", 0, 2));
   assert_int_equal(wrk_jobs_count(q), 3);
-  assert_int_equal(wrk_jobs_ready_count(q), 2);
+  /* The delayed job takes no room: 8 - 2. */
+  assert_true(wrk_jobs_wait_room(q, 6, 0));
+  assert_false(wrk_jobs_wait_room(q, 7, 0));
   for (unsigned want = 1; want <= 3; want++) {
     wrk_job_t *j = wrk_jobs_take(q);
     assert_non_null(j);
@@ -247,6 +250,89 @@ static void test_close_wakes_every_taker(void **state) {
   wrk_jobs_free(q);
 }
 
+/* Finishes n jobs after a delay, as worker threads would. */
+struct finisher {
+  wrk_jobs_t *q;
+  unsigned delay_ms, n;
+};
+
+static void *finish_later(void *arg) {
+  struct finisher *f = arg;
+
+  sleep_ms(f->delay_ms);
+  for (unsigned i = 0; i < f->n; i++) {
+    wrk_job_t *j = wrk_jobs_take(f->q);
+    assert_non_null(j);
+    wrk_jobs_done(f->q, j);
+    wrk_job_free(j);
+  }
+  return NULL;
+}
+
+static void fill(wrk_jobs_t *q, unsigned n) {
+  char key[16];
+
+  for (unsigned i = 0; i < n; i++) {
+    snprintf(key, sizeof(key), "k%u", i);
+    wrk_jobs_push(q, job(key, 0, i));
+  }
+}
+
+static void test_wait_room_returns_once_enough_is_done(void **state) {
+  wrk_jobs_t *q;
+  struct finisher f;
+  pthread_t th;
+  uint64_t t0;
+  (void)state;
+
+  assert_int_equal(wrk_jobs_new(4, &q), 0);
+  /* Room at once; a request over the capacity is capped to it. */
+  assert_true(wrk_jobs_wait_room(q, 2, 0));
+  assert_true(wrk_jobs_wait_room(q, 100, 0));
+  fill(q, 4);
+  assert_true(wrk_jobs_is_full(q));
+  /* Full, nothing finishes: the wait times out. */
+  t0 = eg_time_mono_ms();
+  assert_false(wrk_jobs_wait_room(q, 1, 60));
+  assert_true(eg_time_mono_ms() - t0 >= 60);
+  /* One job done is not room for two; the second one is. */
+  f = (struct finisher){q, 30, 1};
+  assert_int_equal(pthread_create(&th, NULL, finish_later, &f), 0);
+  assert_false(wrk_jobs_wait_room(q, 2, 300));
+  pthread_join(th, NULL);
+  f = (struct finisher){q, 30, 1};
+  t0 = eg_time_mono_ms();
+  assert_int_equal(pthread_create(&th, NULL, finish_later, &f), 0);
+  assert_true(wrk_jobs_wait_room(q, 2, 10000));
+  assert_true(eg_time_mono_ms() - t0 < 5000);
+  pthread_join(th, NULL);
+  assert_false(wrk_jobs_is_full(q));
+  assert_int_equal(wrk_jobs_count(q), 2);
+  wrk_jobs_free(q);
+}
+
+static void *close_later(void *arg) {
+  sleep_ms(30);
+  wrk_jobs_close(arg);
+  return NULL;
+}
+
+static void test_close_ends_wait_room(void **state) {
+  wrk_jobs_t *q;
+  pthread_t th;
+  uint64_t t0;
+  (void)state;
+
+  assert_int_equal(wrk_jobs_new(2, &q), 0);
+  fill(q, 2);
+  t0 = eg_time_mono_ms();
+  assert_int_equal(pthread_create(&th, NULL, close_later, q), 0);
+  assert_false(wrk_jobs_wait_room(q, 1, 10000));
+  assert_true(eg_time_mono_ms() - t0 < 5000);
+  pthread_join(th, NULL);
+  wrk_jobs_free(q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_due_then_arrival_order),
@@ -254,6 +340,8 @@ int main(void) {
       cmocka_unit_test(test_every_job_finds_a_thread),
       cmocka_unit_test(test_delayed_job_on_time_while_other_is_busy),
       cmocka_unit_test(test_close_wakes_every_taker),
+      cmocka_unit_test(test_wait_room_returns_once_enough_is_done),
+      cmocka_unit_test(test_close_ends_wait_room),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
