@@ -69,6 +69,10 @@ struct bw_run {
   struct bw_gate *gates; /* in send order: round-robin over repositories */
   size_t ngates;
   int metrics_port[BW_MAX_WORKERS];
+  /* envgate_worker_inflight summed over the workers, sampled while 10 to
+   * 90 % of the events were reviewed (bw_wait_decided) */
+  double busy_sum;
+  unsigned busy_samples;
   bool broken;
 };
 
@@ -95,7 +99,8 @@ double bw_workers_metric(struct bw_run *r, const char *series);
 long bw_ncpus(void);
 
 /* Waits until the workers reviewed n events (their outcome metrics),
- * checking every process is still alive. @returns 0 or -1 (broken). */
+ * checking every process is still alive, and samples their events in
+ * flight into busy_sum. @returns 0 or -1 (broken). */
 int bw_wait_decided(struct bw_run *r, size_t n);
 
 /* Checks ghsim's reviews: exactly one accepted review per gate, with the

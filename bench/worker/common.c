@@ -360,6 +360,13 @@ int bw_wait_decided(struct bw_run *r, size_t n) {
     }
     if (done >= (double)n)
       return 0;
+    if (done >= (double)(n / 10) && done < (double)(n - n / 10)) {
+      double busy = bw_workers_metric(r, "envgate_worker_inflight");
+      if (busy >= 0) {
+        r->busy_sum += busy;
+        r->busy_samples++;
+      }
+    }
     if (now > deadline) {
       bw_broken(r, "only %.0f of %zu events reviewed after %u s", done, n,
                 r->o->timeout_s);

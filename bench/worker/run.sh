@@ -154,15 +154,15 @@ fi
   echo "### Worker benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo
   if [ "${#tp_runs[@]}" -gt 0 ]; then
-    echo "| workers | inflight | decisions/s | steady 10-90 % | ideal/s | achieved / ideal | stack CPU µs/decision | CPU bound/s | other load % of a CPU | calls/decision (warm) | mints | max mints per (installation, repository) |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| workers | inflight | decisions/s | steady 10-90 % | ideal/s | achieved / ideal | events in flight, % of INFLIGHT | stack CPU µs/decision | CPU bound/s | other load % of a CPU | calls/decision (warm) | mints | max mints per (installation, repository) |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for r in "${tp_runs[@]}"; do
       f=$work/$r.txt
       if [ -z "$(value rate "$f")" ]; then
-        echo "| ${r#tp-} | broken | | | | | | | | | | |"
+        echo "| ${r#tp-} | broken | | | | | | | | | | | |"
         continue
       fi
-      echo "| $(value workers "$f") | $(value inflight "$f") | $(value rate "$f") | $(value steady "$f") | $(value ideal "$f") | $(value ratio "$f") | $(value cpu_us "$f") | $(value cpu_bound "$f") | $(value other_pct "$f") | $(value calls_warm "$f") | $(value mints "$f") | $(value mint_pair_max "$f") |"
+      echo "| $(value workers "$f") | $(value inflight "$f") | $(value rate "$f") | $(value steady "$f") | $(value ideal "$f") | $(value ratio "$f") | $(value busy_pct "$f") | $(value cpu_us "$f") | $(value cpu_bound "$f") | $(value other_pct "$f") | $(value calls_warm "$f") | $(value mints "$f") | $(value mint_pair_max "$f") |"
     done
     echo
   fi

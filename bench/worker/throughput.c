@@ -167,7 +167,7 @@ int bw_throughput(struct bw_run *r) {
   eg_it_gate_t *gates = NULL;
   double *times = NULL;
   double ghsim_ms, rate, steady, ideal_inflight, ideal_slots, ideal,
-      cpu_us = 0, other_pct = 0;
+      cpu_us = 0, other_pct = 0, busy;
   double slots_per_worker;
   struct cost cost;
 
@@ -258,6 +258,12 @@ int bw_throughput(struct bw_run *r) {
          worker_mean_ms(r, "envgate_worker_event_seconds",
                         (const char *const[]){"", NULL}),
          BW_ROUNDS, ghsim_ms, BW_ROUNDS * ghsim_ms);
+  busy = r->busy_samples > 0 ? r->busy_sum / r->busy_samples : 0;
+  printf("Events in flight while 10-90 %% were reviewed: %.0f of %u on "
+         "average (%.0f %%, %u samples); below 100 %% the workers waited "
+         "for events, not for GitHub.\n",
+         busy, o->workers * o->inflight,
+         100 * busy / (o->workers * o->inflight), r->busy_samples);
   printf(
       "Worker outcomes: retry %.0f, dead letter %.0f, duplicate %.0f; "
       "token cache: local hit %.0f, Redis hit %.0f, mint %.0f, error "
@@ -292,11 +298,13 @@ int bw_throughput(struct bw_run *r) {
          "fetch_wait=%u "
          "rate=%.0f steady=%.0f ideal=%.0f ratio=%.2f ghsim_ms=%.1f "
          "calls_warm=%.3f mints=%zu mint_pairs=%zu mint_pair_max=%lld "
-         "mint_inst_max=%lld cpu_us=%.0f cpu_bound=%.0f other_pct=%.0f\n",
+         "mint_inst_max=%lld cpu_us=%.0f cpu_bound=%.0f other_pct=%.0f "
+         "busy_pct=%.0f\n",
          o->workers, o->inflight, n, o->fetch_wait_ms, rate, steady, ideal,
          rate / ideal, ghsim_ms, cost.warm_calls, cost.mints, cost.pairs,
          cost.pair_max, cost.inst_max, cpu_us,
-         (double)bw_ncpus() * 1e6 / cpu_us, other_pct);
+         (double)bw_ncpus() * 1e6 / cpu_us, other_pct,
+         100 * busy / (o->workers * o->inflight));
 out:
   free(times);
   free(gates);
