@@ -167,7 +167,7 @@ int bw_throughput(struct bw_run *r) {
   eg_it_gate_t *gates = NULL;
   double *times = NULL;
   double ghsim_ms, rate, steady, ideal_inflight, ideal_slots, ideal,
-      cpu_us = 0, other_pct = 0, busy;
+      cpu_us = 0, other_pct = 0, busy, busy_pct;
   double slots_per_worker;
   struct cost cost;
 
@@ -259,11 +259,11 @@ int bw_throughput(struct bw_run *r) {
                         (const char *const[]){"", NULL}),
          BW_ROUNDS, ghsim_ms, BW_ROUNDS * ghsim_ms);
   busy = r->busy_samples > 0 ? r->busy_sum / r->busy_samples : 0;
+  busy_pct = 100 * busy / (o->workers * o->inflight);
   printf("Events in flight while 10-90 %% were reviewed: %.0f of %u on "
          "average (%.0f %%, %u samples); below 100 %% the workers waited "
          "for events, not for GitHub.\n",
-         busy, o->workers * o->inflight,
-         100 * busy / (o->workers * o->inflight), r->busy_samples);
+         busy, o->workers * o->inflight, busy_pct, r->busy_samples);
   printf(
       "Worker outcomes: retry %.0f, dead letter %.0f, duplicate %.0f; "
       "token cache: local hit %.0f, Redis hit %.0f, mint %.0f, error "
@@ -303,8 +303,7 @@ int bw_throughput(struct bw_run *r) {
          o->workers, o->inflight, n, o->fetch_wait_ms, rate, steady, ideal,
          rate / ideal, ghsim_ms, cost.warm_calls, cost.mints, cost.pairs,
          cost.pair_max, cost.inst_max, cpu_us,
-         (double)bw_ncpus() * 1e6 / cpu_us, other_pct,
-         100 * busy / (o->workers * o->inflight));
+         (double)bw_ncpus() * 1e6 / cpu_us, other_pct, busy_pct);
 out:
   free(times);
   free(gates);
